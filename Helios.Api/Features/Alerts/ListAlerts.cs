@@ -1,0 +1,111 @@
+using System.Text.Json;
+using Helios.Api.Infrastructure;
+using Helios.Core.Alerts;
+using Helios.Core.Detection;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace Helios.Api.Features.Alerts;
+
+public sealed record AlertPage(IReadOnlyList<AnomalyAlert> Items, long Total, int Limit, int Offset);
+
+/// <summary>GET /api/v1/alerts (filters and paging) and GET /api/v1/alerts/{id}.</summary>
+public static class ListAlerts
+{
+    private const string Columns =
+        "id, service, severity, score, normalized_score, threshold, features, top_features, explanation, window_start, window_end, event_count, model_version, detected_at, status, suppressed_count";
+
+    private static readonly string[] Statuses = ["open", "acknowledged", "resolved"];
+
+    public static IHostApplicationBuilder AddAlerts(this IHostApplicationBuilder builder) => builder;
+
+    public static IEndpointRouteBuilder MapAlertsEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/alerts").WithTags("Alerts");
+        group.MapGet("/", List).WithName("ListAlerts").WithSummary("Alert history, newest first, filtered by service, severity, status and time range.");
+        group.MapGet("/{id:guid}", Get).WithName("GetAlert").WithSummary("One alert with its features and explanation.");
+        return app;
+    }
+
+    public static async Task<Results<Ok<AlertPage>, ValidationProblem>> List(
+        NpgsqlDataSource db, CancellationToken ct,
+        string? service = null, string? severity = null, string? status = null,
+        DateTimeOffset? from = null, DateTimeOffset? to = null, int limit = 50, int offset = 0)
+    {
+        if (limit is < 1 or > 500)
+        {
+            return Problems.Field("limit", "Must be between 1 and 500.");
+        }
+
+        if (offset < 0)
+        {
+            return Problems.Field("offset", "Must be 0 or more.");
+        }
+
+        if (severity is not null && !SeverityPolicy.TryParse(severity, out _))
+        {
+            return Problems.Field("severity", "Must be one of low, medium, high, critical.");
+        }
+
+        if (status is not null && !Statuses.Contains(status))
+        {
+            return Problems.Field("status", "Must be one of open, acknowledged, resolved.");
+        }
+
+        if (from is not null && to is not null && from > to)
+        {
+            return Problems.Field("from", "Must not be after 'to'.");
+        }
+
+        const string where =
+            """
+            WHERE (@service::text IS NULL OR service = @service)
+              AND (@severity::text IS NULL OR severity = @severity)
+              AND (@status::text IS NULL OR status = @status)
+              AND (@from::timestamptz IS NULL OR window_start >= @from)
+              AND (@to::timestamptz IS NULL OR window_start < @to)
+            """;
+        await using var batch = db.CreateBatch();
+        var list = new NpgsqlBatchCommand($"SELECT {Columns} FROM alerts {where} ORDER BY detected_at DESC, id LIMIT @limit OFFSET @offset");
+        var count = new NpgsqlBatchCommand($"SELECT count(*) FROM alerts {where}");
+        foreach (var cmd in (NpgsqlBatchCommand[])[list, count])
+        {
+            cmd.Parameters.AddWithValue("service", (object?)service ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("severity", (object?)severity?.ToLowerInvariant() ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("status", (object?)status ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("from", (object?)from ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("to", (object?)to ?? DBNull.Value);
+            batch.BatchCommands.Add(cmd);
+        }
+
+        list.Parameters.AddWithValue("limit", limit);
+        list.Parameters.AddWithValue("offset", offset);
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        var items = new List<AnomalyAlert>();
+        while (await reader.ReadAsync(ct))
+        {
+            items.Add(Read(reader));
+        }
+
+        await reader.NextResultAsync(ct);
+        await reader.ReadAsync(ct);
+        return TypedResults.Ok(new AlertPage(items, reader.GetInt64(0), limit, offset));
+    }
+
+    public static async Task<Results<Ok<AnomalyAlert>, ProblemHttpResult>> Get(Guid id, NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"SELECT {Columns} FROM alerts WHERE id = @id");
+        cmd.Parameters.AddWithValue("id", id);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct)
+            ? TypedResults.Ok(Read(reader))
+            : TypedResults.Problem($"No alert with id {id}.", statusCode: StatusCodes.Status404NotFound, title: "Alert not found");
+    }
+
+    private static AnomalyAlert Read(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetDouble(3), r.GetDouble(4), r.GetDouble(5),
+        JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(6))!,
+        JsonSerializer.Deserialize<List<TopFeature>>(r.GetString(7))!,
+        r.GetString(8), r.GetFieldValue<DateTimeOffset>(9), r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11), r.GetInt64(12),
+        r.GetFieldValue<DateTimeOffset>(13), r.GetString(14), r.GetInt32(15));
+}

@@ -1,0 +1,276 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using Helios.Core.Features;
+
+namespace Helios.Core.Detection;
+
+public sealed record FeatureContribution(string Feature, double Value, double Baseline, double RobustZ, double Share);
+
+/// <summary>
+/// One scored row. Score is scikit-learn's score_samples; Threshold the model's own offset;
+/// Normalized in [0, 1], 0.5 at the threshold, higher = more anomalous.
+/// </summary>
+public sealed record Assessment(
+    bool IsAnomaly,
+    double Score,
+    double Decision,
+    double Threshold,
+    double Normalized,
+    double Confidence,
+    IReadOnlyList<FeatureContribution> Contributions);
+
+public sealed record ModelManifest(
+    int FormatVersion,
+    string SchemaName,
+    int SchemaVersion,
+    string SchemaHash,
+    IReadOnlyList<string> Features,
+    int Trees,
+    int SamplesPerTree,
+    double Contamination,
+    ulong Seed,
+    double Offset,
+    double ScoreMedian,
+    int TrainingRows,
+    string ScoreConvention);
+
+public sealed class ModelSchemaMismatchException(string message) : Exception(message);
+
+/// <summary>An Isolation Forest with its feature schema and the training baseline that explanations use.</summary>
+public sealed class AnomalyModel
+{
+    public const int FormatVersion = 1;
+    public const string ScoreConvention = "score = scikit-learn score_samples (lower = more anomalous); decision = score - offset; decision < 0 is an anomaly";
+    private static ReadOnlySpan<byte> Magic => "HELIOSIF"u8;
+
+    private readonly double[] _median;
+    private readonly double[] _scale;
+
+    private AnomalyModel(FeatureSchema schema, IsolationForest forest, ModelManifest manifest, double[] median, double[] scale)
+    {
+        Schema = schema;
+        Forest = forest;
+        Manifest = manifest;
+        _median = median;
+        _scale = scale;
+    }
+
+    public FeatureSchema Schema { get; }
+
+    public IsolationForest Forest { get; }
+
+    public ModelManifest Manifest { get; }
+
+    public double Threshold => Forest.Offset;
+
+    public IReadOnlyList<double> BaselineMedian => _median;
+
+    public static AnomalyModel Train(FeatureSchema schema, double[] rows, IsolationForestOptions options)
+    {
+        var forest = IsolationForest.Fit(rows, schema.Count, options);
+        var n = rows.Length / schema.Count;
+        var scores = new double[n];
+        forest.ScoreSamples(rows, scores, options.MaxDegreeOfParallelism);
+        var median = new double[schema.Count];
+        var scale = new double[schema.Count];
+        var column = new double[n];
+        for (var f = 0; f < schema.Count; f++)
+        {
+            for (var r = 0; r < n; r++)
+            {
+                column[r] = rows[(r * schema.Count) + f];
+            }
+
+            median[f] = Percentiles.Linear(column, 50);
+            for (var r = 0; r < n; r++)
+            {
+                column[r] = Math.Abs(column[r] - median[f]);
+            }
+
+            // 1.4826 * MAD estimates a standard deviation; a constant feature gets a tiny
+            // relative scale so any change in it still stands out.
+            scale[f] = Math.Max(1.4826 * Percentiles.Linear(column, 50), Math.Max(Math.Abs(median[f]) * 0.01, 1e-6));
+        }
+
+        var manifest = new ModelManifest(FormatVersion, schema.Name, schema.Version, schema.Hash, schema.Features, forest.Trees,
+            forest.SamplesPerTree, options.Contamination, options.Seed, forest.Offset, Percentiles.Linear(scores, 50), n, ScoreConvention);
+        return new AnomalyModel(schema, forest, manifest, median, scale);
+    }
+
+    public Assessment Assess(ReadOnlySpan<double> features)
+    {
+        if (features.Length != Schema.Count)
+        {
+            throw new ArgumentException($"Model {Schema.Id} expects {Schema.Count} features, got {features.Length}.", nameof(features));
+        }
+
+        var score = Forest.ScoreSample(features);
+        var decision = score - Forest.Offset;
+        var (normalized, confidence) = Normalize(decision);
+        return new Assessment(decision < 0, score, decision, Forest.Offset, normalized, confidence, Contributions(features));
+    }
+
+    /// <summary>
+    /// Maps the decision onto [0, 1] with 0.5 at the threshold, in units of the spread between
+    /// the threshold and the median training score, so severities are reachable on real data.
+    /// </summary>
+    public (double Normalized, double Confidence) Normalize(double decision)
+    {
+        var spread = Math.Max(Manifest.ScoreMedian - Forest.Offset, 1e-3);
+        var distance = Math.Abs(decision) / spread;
+        var half = 0.5 * Math.Exp(-distance);
+        var normalized = decision < 0 ? 1 - half : half;
+        return (normalized, 1 - Math.Exp(-distance));
+    }
+
+    /// <summary>Robust z-score of each feature against the training baseline, and its share of the total.</summary>
+    public IReadOnlyList<FeatureContribution> Contributions(ReadOnlySpan<double> features)
+    {
+        var z = new double[features.Length];
+        double total = 0;
+        for (var f = 0; f < features.Length; f++)
+        {
+            z[f] = (features[f] - _median[f]) / _scale[f];
+            total += Math.Abs(z[f]);
+        }
+
+        var result = new FeatureContribution[features.Length];
+        for (var f = 0; f < features.Length; f++)
+        {
+            result[f] = new FeatureContribution(Schema.Features[f], features[f], _median[f], z[f], total > 0 ? Math.Abs(z[f]) / total : 0);
+        }
+
+        Array.Sort(result, (a, b) => b.Share.CompareTo(a.Share));
+        return result;
+    }
+
+    public byte[] Serialize()
+    {
+        using var ms = new MemoryStream();
+        ms.Write(Magic);
+        var buf = new byte[8];
+        void WriteInt(int v)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(buf, v);
+            ms.Write(buf, 0, 4);
+        }
+
+        void WriteDouble(double v)
+        {
+            BinaryPrimitives.WriteDoubleLittleEndian(buf, v);
+            ms.Write(buf, 0, 8);
+        }
+
+        WriteInt(FormatVersion);
+        var manifest = JsonSerializer.SerializeToUtf8Bytes(Manifest, ManifestJson.Options);
+        WriteInt(manifest.Length);
+        ms.Write(manifest);
+        var nodes = Forest.Nodes;
+        WriteInt(nodes.Length);
+        foreach (var node in nodes)
+        {
+            WriteInt(node.Feature);
+            WriteInt(node.Right);
+            WriteDouble(node.Value);
+        }
+
+        WriteInt(Forest.Roots.Length);
+        foreach (var root in Forest.Roots)
+        {
+            WriteInt(root);
+        }
+
+        foreach (var v in _median)
+        {
+            WriteDouble(v);
+        }
+
+        foreach (var v in _scale)
+        {
+            WriteDouble(v);
+        }
+
+        return ms.ToArray();
+    }
+
+    /// <summary>Reads a stored model; refuses one built for another feature schema rather than score wrongly.</summary>
+    public static AnomalyModel Deserialize(ReadOnlySpan<byte> data, FeatureSchema expected)
+    {
+        if (data.Length < 16 || !data[..8].SequenceEqual(Magic))
+        {
+            throw new InvalidDataException("Not a Helios Isolation Forest model (bad magic).");
+        }
+
+        var at = 8;
+        int ReadInt(ReadOnlySpan<byte> d)
+        {
+            var v = BinaryPrimitives.ReadInt32LittleEndian(d[at..]);
+            at += 4;
+            return v;
+        }
+
+        double ReadDouble(ReadOnlySpan<byte> d)
+        {
+            var v = BinaryPrimitives.ReadDoubleLittleEndian(d[at..]);
+            at += 8;
+            return v;
+        }
+
+        var version = ReadInt(data);
+        if (version != FormatVersion)
+        {
+            throw new InvalidDataException($"Model format version {version} is not supported (this build reads {FormatVersion}).");
+        }
+
+        var manifestLength = ReadInt(data);
+        var manifest = JsonSerializer.Deserialize<ModelManifest>(data.Slice(at, manifestLength), ManifestJson.Options)
+            ?? throw new InvalidDataException("Model manifest is empty.");
+        at += manifestLength;
+        if (manifest.SchemaName != expected.Name || manifest.SchemaVersion != expected.Version || manifest.SchemaHash != expected.Hash)
+        {
+            throw new ModelSchemaMismatchException(
+                $"Model was trained on feature schema {manifest.SchemaName}.v{manifest.SchemaVersion} ({manifest.SchemaHash}: {string.Join(", ", manifest.Features)}) " +
+                $"but the caller uses {expected.Id} ({expected.Hash}: {string.Join(", ", expected.Features)}).");
+        }
+
+        var nodes = new IsolationForest.Node[ReadInt(data)];
+        for (var i = 0; i < nodes.Length; i++)
+        {
+            nodes[i] = new IsolationForest.Node(ReadInt(data), ReadInt(data), ReadDouble(data));
+        }
+
+        var roots = new int[ReadInt(data)];
+        for (var i = 0; i < roots.Length; i++)
+        {
+            roots[i] = ReadInt(data);
+        }
+
+        var median = new double[expected.Count];
+        var scale = new double[expected.Count];
+        for (var i = 0; i < median.Length; i++)
+        {
+            median[i] = ReadDouble(data);
+        }
+
+        for (var i = 0; i < scale.Length; i++)
+        {
+            scale[i] = ReadDouble(data);
+        }
+
+        var forest = IsolationForest.FromParts(nodes, roots, expected.Count, manifest.SamplesPerTree, manifest.Offset);
+        return new AnomalyModel(expected, forest, manifest, median, scale);
+    }
+
+    /// <summary>Reads only the manifest (for listings), without checking the schema.</summary>
+    public static ModelManifest ReadManifest(ReadOnlySpan<byte> data)
+    {
+        var length = BinaryPrimitives.ReadInt32LittleEndian(data[12..]);
+        return JsonSerializer.Deserialize<ModelManifest>(data.Slice(16, length), ManifestJson.Options)!;
+    }
+}
+
+internal static class ManifestJson
+{
+    public static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+}

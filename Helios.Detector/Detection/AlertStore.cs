@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Helios.Core.Alerts;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Helios.Detector.Detection;
+
+/// <summary>Alert persistence. Upserts by the deterministic id, so a replayed window never duplicates.</summary>
+public sealed class AlertStore(NpgsqlDataSource db)
+{
+    public async Task UpsertAsync(AnomalyAlert a, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            """
+            INSERT INTO alerts (id, service, severity, score, normalized_score, threshold, features, top_features, explanation,
+                                window_start, window_end, event_count, model_version, detected_at, status, suppressed_count)
+            VALUES (@id, @service, @severity, @score, @normalized, @threshold, @features, @top, @explanation,
+                    @start, @end, @count, @model, @detected, @status, @suppressed)
+            ON CONFLICT (id) DO UPDATE SET severity = EXCLUDED.severity, score = EXCLUDED.score,
+                normalized_score = EXCLUDED.normalized_score, features = EXCLUDED.features, top_features = EXCLUDED.top_features,
+                explanation = EXCLUDED.explanation, event_count = EXCLUDED.event_count, model_version = EXCLUDED.model_version
+            """);
+        cmd.Parameters.AddWithValue("id", a.Id);
+        cmd.Parameters.AddWithValue("service", a.Service);
+        cmd.Parameters.AddWithValue("severity", a.Severity);
+        cmd.Parameters.AddWithValue("score", a.Score);
+        cmd.Parameters.AddWithValue("normalized", a.NormalizedScore);
+        cmd.Parameters.AddWithValue("threshold", a.Threshold);
+        cmd.Parameters.AddWithValue("features", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(a.Features));
+        cmd.Parameters.AddWithValue("top", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(a.TopFeatures));
+        cmd.Parameters.AddWithValue("explanation", a.Explanation);
+        cmd.Parameters.AddWithValue("start", a.WindowStart);
+        cmd.Parameters.AddWithValue("end", a.WindowEnd);
+        cmd.Parameters.AddWithValue("count", a.EventCount);
+        cmd.Parameters.AddWithValue("model", a.ModelVersion);
+        cmd.Parameters.AddWithValue("detected", a.DetectedAt);
+        cmd.Parameters.AddWithValue("status", a.Status);
+        cmd.Parameters.AddWithValue("suppressed", a.SuppressedCount);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task CountSuppressedAsync(Guid openAlert, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("UPDATE alerts SET suppressed_count = suppressed_count + 1 WHERE id = @id");
+        cmd.Parameters.AddWithValue("id", openAlert);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}

@@ -1,0 +1,40 @@
+using System.Diagnostics.Metrics;
+
+namespace Helios.Detector.Detection;
+
+/// <summary>The seed's metric names (helios_detection_*), exposed on /metrics and over OTLP.</summary>
+public sealed class DetectorMetrics : IDisposable
+{
+    public const string MeterName = "Helios.Detector";
+    private readonly Meter _meter = new(MeterName);
+
+    public DetectorMetrics()
+    {
+        EventsProcessed = _meter.CreateCounter<long>("helios.detection.events_processed", "{event}", "Events consumed and windowed");
+        AnomaliesDetected = _meter.CreateCounter<long>("helios.anomalies_detected", "{window}", "Windows scored as anomalous");
+        WindowsScored = _meter.CreateCounter<long>("helios.detection.windows_scored", "{window}", "Closed windows scored");
+        DeadLettered = _meter.CreateCounter<long>("helios.detection.dead_lettered", "{event}", "Malformed events sent to the dead-letter topic");
+        LateEvents = _meter.CreateCounter<long>("helios.detection.late_events", "{event}", "Events that arrived after their window closed");
+        Latency = _meter.CreateHistogram<double>("helios.detection.latency", "s", "Time to score a closed window and publish its alert");
+        WindowSize = _meter.CreateHistogram<long>("helios.detection.window_size", "{event}", "Events per scored window");
+    }
+
+    public Counter<long> EventsProcessed { get; }
+
+    public Counter<long> AnomaliesDetected { get; }
+
+    public Counter<long> WindowsScored { get; }
+
+    public Counter<long> DeadLettered { get; }
+
+    public Counter<long> LateEvents { get; }
+
+    public Histogram<double> Latency { get; }
+
+    public Histogram<long> WindowSize { get; }
+
+    public void ObserveOpenWindows(Func<int> openWindows) =>
+        _meter.CreateObservableGauge("helios.detection.open_windows", openWindows, "{window}", "Windows currently open");
+
+    public void Dispose() => _meter.Dispose();
+}

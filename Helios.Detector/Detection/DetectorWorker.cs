@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Helios.Core.Alerts;
+using Helios.Core.Detection;
+using Helios.Core.Events;
+using Helios.Core.Features;
+using Helios.Core.Windows;
+using Helios.ServiceDefaults.Configuration;
+using Helios.ServiceDefaults.Data;
+using Helios.ServiceDefaults.Kafka;
+using Helios.ServiceDefaults.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace Helios.Detector.Detection;
+
+/// <summary>
+/// One consumer-group member on the events topic: validates (bad events to the dead-letter
+/// topic), windows by event time, scores closed windows with the active model, applies the
+/// cooldown and publishes then stores alerts.
+/// </summary>
+public sealed class DetectorWorker(
+    KafkaClientFactory kafka,
+    SchemaInitializer schema,
+    ModelRegistry registry,
+    AlertStore alerts,
+    DetectorMetrics metrics,
+    IOptions<KafkaTopicsOptions> topicOptions,
+    IOptions<DetectionOptions> detectionOptions,
+    ILogger<DetectorWorker> logger) : BackgroundService
+{
+    private const int MaxLinksPerWindow = 32;
+    private readonly KafkaTopicsOptions _topics = topicOptions.Value;
+    private readonly DetectionOptions _options = detectionOptions.Value;
+    private readonly Dictionary<string, OpenAlert> _openAlerts = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string, DateTimeOffset), List<ActivityContext>> _windowTraces = [];
+    private EventTimeWindows? _windows;
+    private (long Version, AnomalyModel Model)? _model;
+
+    /// <summary>The loaded model version (0 before the first load).</summary>
+    public long ModelVersion => _model?.Version ?? 0;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        await schema.Ready.WaitAsync(ct);
+        await registry.EnsureBootstrapEventModelAsync(_options.WindowSize, _options.MinEventsPerWindow, _options.Contamination, ct);
+        await RefreshModelAsync(ct);
+
+        _windows = new EventTimeWindows(_options.WindowSize, _options.AllowedLateness);
+        metrics.ObserveOpenWindows(() => _windows.OpenWindows);
+        using var producer = kafka.CreateProducer("helios-detector");
+        using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}");
+        consumer.Subscribe(_topics.EventsTopic);
+        logger.LogInformation("Detector consuming {Topic} as group {Group}, windows of {Window}", _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
+
+        var refreshEvery = TimeSpan.FromSeconds(_options.ModelRefreshSeconds);
+        var lastRefresh = Stopwatch.StartNew();
+        var lastCommit = Stopwatch.StartNew();
+        var uncommitted = false;
+        while (!ct.IsCancellationRequested)
+        {
+            ConsumeResult<string, byte[]>? message;
+            try
+            {
+                message = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            }
+            catch (ConsumeException ex)
+            {
+                logger.LogWarning("Consume failed: {Reason}", ex.Error.Reason);
+                continue;
+            }
+
+            if (message is { IsPartitionEOF: false, Message: not null })
+            {
+                await HandleAsync(message, producer, ct);
+                uncommitted = true;
+            }
+
+            var closed = _windows.DrainClosed();
+            foreach (var window in closed)
+            {
+                await ScoreAsync(window, producer, ct);
+            }
+
+            if (lastRefresh.Elapsed >= refreshEvery)
+            {
+                await RefreshModelAsync(ct);
+                lastRefresh.Restart();
+            }
+
+            if (uncommitted && (closed.Count > 0 || lastCommit.Elapsed > TimeSpan.FromSeconds(1)))
+            {
+                try
+                {
+                    consumer.Commit();
+                }
+                catch (KafkaException ex)
+                {
+                    logger.LogDebug("Commit skipped: {Reason}", ex.Error.Reason);
+                }
+
+                uncommitted = false;
+                lastCommit.Restart();
+            }
+        }
+
+        consumer.Close();
+    }
+
+    private async Task HandleAsync(ConsumeResult<string, byte[]> message, IProducer<string, byte[]> producer, CancellationToken ct)
+    {
+        var parent = KafkaTracing.Extract(message.Message.Headers);
+        using var activity = parent is null ? null : KafkaTracing.StartProcess(_topics.EventsTopic, message);
+        if (!EventParser.TryParse(message.Message.Value, out var evt, out var error))
+        {
+            await DeadLetterAsync(message, error!, producer, ct);
+            return;
+        }
+
+        metrics.EventsProcessed.Add(1);
+        if (!_windows!.Add(evt!))
+        {
+            metrics.LateEvents.Add(1);
+            return;
+        }
+
+        if (parent is { } context)
+        {
+            var key = (evt!.Service, EventTimeWindows.WindowStart(evt.Timestamp, _options.WindowSize));
+            if (!_windowTraces.TryGetValue(key, out var links))
+            {
+                _windowTraces[key] = links = [];
+            }
+
+            if (links.Count < MaxLinksPerWindow && !links.Contains(context))
+            {
+                links.Add(activity?.Context ?? context);
+            }
+        }
+    }
+
+    private async Task DeadLetterAsync(ConsumeResult<string, byte[]> message, EventError error, IProducer<string, byte[]> producer, CancellationToken ct)
+    {
+        var headers = new Headers
+        {
+            { "dlq.reason", Encoding.UTF8.GetBytes(error.Reason) },
+            { "dlq.field", Encoding.UTF8.GetBytes(error.Field) },
+            { "dlq.source.topic", Encoding.UTF8.GetBytes(message.Topic) },
+            { "dlq.source.partition", Encoding.UTF8.GetBytes(message.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
+            { "dlq.source.offset", Encoding.UTF8.GetBytes(message.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
+        };
+        await producer.ProduceAsync(_topics.DeadLetterTopic, new Message<string, byte[]> { Key = message.Message.Key, Value = message.Message.Value, Headers = headers }, ct);
+        metrics.DeadLettered.Add(1);
+        logger.LogWarning("Dead-lettered event at {Partition}@{Offset}: {Field}: {Reason}", message.Partition.Value, message.Offset.Value, error.Field, error.Reason);
+    }
+
+    private async Task ScoreAsync(ClosedWindow window, IProducer<string, byte[]> producer, CancellationToken ct)
+    {
+        _windowTraces.Remove((window.Service, window.Start), out var links);
+        if (window.Events.Count < _options.MinEventsPerWindow || _model is not { } active)
+        {
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var parent = links is { Count: > 0 } ? links[0] : default;
+        using var activity = HeliosTelemetry.Source.StartActivity("window score", ActivityKind.Internal, parent, links: links?.Skip(1).Select(l => new ActivityLink(l)));
+        activity?.SetTag("helios.service", window.Service);
+        activity?.SetTag("helios.window.start", window.Start.ToString("O"));
+        activity?.SetTag("helios.window.events", window.Events.Count);
+
+        var features = window.Events.ToFeatures();
+        var assessment = active.Model.Assess(features);
+        if (_options.AnomalyThreshold is { } threshold)
+        {
+            assessment = assessment with { IsAnomaly = assessment.Score < threshold };
+        }
+
+        metrics.WindowsScored.Add(1);
+        metrics.WindowSize.Record(window.Events.Count);
+        activity?.SetTag("helios.anomaly", assessment.IsAnomaly);
+        if (assessment.IsAnomaly)
+        {
+            var alert = AlertFactory.ForEventWindow(window.Service, window.Start, window.End, features, assessment, active.Version, DateTimeOffset.UtcNow);
+            var severity = SeverityPolicy.TryParse(alert.Severity, out var s) ? s : Severity.Low;
+            metrics.AnomaliesDetected.Add(1, new KeyValuePair<string, object?>("severity", alert.Severity));
+            _openAlerts.TryGetValue(window.Service, out var open);
+            switch (AlertCooldown.Decide(open, window.Start, severity, _options.AlertCooldown))
+            {
+                case AlertDecision.Suppress:
+                    await alerts.CountSuppressedAsync(open!.Id, ct);
+                    activity?.SetTag("helios.alert.suppressed_by", open.Id.ToString());
+                    break;
+                default:
+                    await alerts.UpsertAsync(alert, ct);
+                    await PublishAsync(alert, producer, ct);
+                    _openAlerts[window.Service] = new OpenAlert(alert.Id, window.Start, severity);
+                    activity?.SetTag("helios.alert.id", alert.Id.ToString());
+                    logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O}: {Explanation}", alert.Id, alert.Severity, alert.Service, alert.WindowStart, alert.Explanation);
+                    break;
+            }
+        }
+
+        metrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private async Task PublishAsync(AnomalyAlert alert, IProducer<string, byte[]> producer, CancellationToken ct)
+    {
+        var headers = new Headers();
+        using var publish = KafkaTracing.StartPublish(_topics.AlertsTopic, headers);
+        await producer.ProduceAsync(_topics.AlertsTopic, new Message<string, byte[]>
+        {
+            Key = alert.Service,
+            Value = JsonSerializer.SerializeToUtf8Bytes(alert),
+            Headers = headers,
+        }, ct);
+    }
+
+    private async Task RefreshModelAsync(CancellationToken ct)
+    {
+        try
+        {
+            var version = await registry.GetActiveVersionAsync(ModelRegistry.EventsKind, ct);
+            if (version is null || version == _model?.Version)
+            {
+                return;
+            }
+
+            if (await registry.LoadActiveAsync(ModelRegistry.EventsKind, EventWindowFeatures.Schema, ct) is { } loaded)
+            {
+                _model = (loaded.Record.Version, loaded.Model);
+                logger.LogInformation("Scoring with events model v{Version} (threshold {Threshold:0.0000})", loaded.Record.Version, loaded.Model.Threshold);
+            }
+        }
+        catch (ModelSchemaMismatchException ex)
+        {
+            logger.LogError("Active model ignored, keeping v{Version}: {Message}", _model?.Version, ex.Message);
+        }
+    }
+}
+
+public static class DetectionRegistration
+{
+    public static IHostApplicationBuilder AddDetection(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<DetectorMetrics>();
+        builder.Services.AddSingleton<AlertStore>();
+        builder.Services.AddHostedService<DetectorWorker>();
+        return builder;
+    }
+}

@@ -1,0 +1,52 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Helios.ServiceDefaults.Configuration;
+
+public sealed class KafkaTopicsOptions
+{
+    public const string SectionName = "Helios:Kafka";
+
+    [Required]
+    public string EventsTopic { get; set; } = "events";
+
+    [Required]
+    public string AlertsTopic { get; set; } = "anomaly-alerts";
+
+    [Required]
+    public string DeadLetterTopic { get; set; } = "events.dlq";
+
+    [Required]
+    public string DetectorGroup { get; set; } = "helios-detector";
+}
+
+public sealed class DetectionOptions
+{
+    public const string SectionName = "Helios:Detection";
+
+    [Range(1, 1440)]
+    public int WindowSizeMinutes { get; set; } = 5;
+
+    [Range(1, 1_000_000)]
+    public int MinEventsPerWindow { get; set; } = 10;
+
+    [Range(0, 3600)]
+    public int AllowedLatenessSeconds { get; set; } = 30;
+
+    [Range(0, 1440)]
+    public int AlertCooldownMinutes { get; set; } = 10;
+
+    [Range(0.0001, 0.5)]
+    public double Contamination { get; set; } = 0.05;
+
+    /// <summary>Optional override of the model's own decision threshold (score_samples offset); unset uses the model's.</summary>
+    public double? AnomalyThreshold { get; set; }
+
+    [Range(1, 600)]
+    public int ModelRefreshSeconds { get; set; } = 1;
+
+    public TimeSpan WindowSize => TimeSpan.FromMinutes(WindowSizeMinutes);
+
+    public TimeSpan AllowedLateness => TimeSpan.FromSeconds(AllowedLatenessSeconds);
+
+    public TimeSpan AlertCooldown => TimeSpan.FromMinutes(AlertCooldownMinutes);
+}

@@ -1,0 +1,66 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Helios.ServiceDefaults.Kafka;
+
+/// <summary>Creates Kafka clients for the `kafka` connection string (Aspire's resource name).</summary>
+public sealed class KafkaClientFactory(IConfiguration configuration, ILoggerFactory loggers)
+{
+    public string BootstrapServers => configuration.GetConnectionString("kafka")
+        ?? throw new InvalidOperationException("ConnectionStrings__kafka (or KAFKA_BROKERS) is not set: Helios needs a Kafka bootstrap address.");
+
+    public IProducer<string, byte[]> CreateProducer(string clientId, Action<ProducerConfig>? configure = null)
+    {
+        var config = new ProducerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            ClientId = clientId,
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = 5,
+            CompressionType = CompressionType.Lz4,
+        };
+        configure?.Invoke(config);
+        var logger = loggers.CreateLogger("Kafka." + clientId);
+        return new ProducerBuilder<string, byte[]>(config)
+            .SetLogHandler((_, m) => LogKafka(logger, m))
+            .Build();
+    }
+
+    public IConsumer<string, byte[]> CreateConsumer(string groupId, string clientId, Action<ConsumerConfig>? configure = null)
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            GroupId = groupId,
+            ClientId = clientId,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+            SessionTimeoutMs = 6000,
+            HeartbeatIntervalMs = 1000,
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+        };
+        configure?.Invoke(config);
+        var logger = loggers.CreateLogger("Kafka." + clientId);
+        return new ConsumerBuilder<string, byte[]>(config)
+            .SetLogHandler((_, m) => LogKafka(logger, m))
+            .SetErrorHandler((_, e) => logger.LogWarning("Kafka error {Code}: {Reason}", e.Code, e.Reason))
+            .Build();
+    }
+
+    public IAdminClient CreateAdmin() =>
+        new AdminClientBuilder(new AdminClientConfig { BootstrapServers = BootstrapServers, SocketTimeoutMs = 5000 }).Build();
+
+    private static void LogKafka(ILogger logger, LogMessage m)
+    {
+        var level = m.Level switch
+        {
+            SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical or SyslogLevel.Error => LogLevel.Error,
+            SyslogLevel.Warning => LogLevel.Warning,
+            SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
+            _ => LogLevel.Debug,
+        };
+        logger.Log(level, "{Facility}: {Message}", m.Facility, m.Message);
+    }
+}

@@ -1,0 +1,71 @@
+using Helios.Core.Detection;
+using Helios.Core.Features;
+
+namespace Helios.Core.Tests.Detection;
+
+public class AnomalyModelTests
+{
+    private static readonly FeatureSchema Schema = new("test", 1, ["a", "b", "c"]);
+
+    private static AnomalyModel Train()
+    {
+        var rng = new Xoshiro256(5);
+        var rows = new double[3000 * 3];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = 10 + rng.NextGaussian();
+        }
+
+        return AnomalyModel.Train(Schema, rows, new IsolationForestOptions { Contamination = 0.05 });
+    }
+
+    [Fact]
+    public void Serialize_RoundTrip_GivesIdenticalAssessments()
+    {
+        var model = Train();
+        var copy = AnomalyModel.Deserialize(model.Serialize(), Schema);
+        double[] row = [10, 14, 9];
+        Assert.Equal(model.Assess(row), copy.Assess(row), new AssessmentComparer());
+        Assert.Equal(model.Manifest with { Features = [] }, copy.Manifest with { Features = [] });
+        Assert.Equal(Schema.Hash, copy.Manifest.SchemaHash);
+    }
+
+    [Fact]
+    public void Deserialize_OtherSchema_FailsClearly()
+    {
+        var bytes = Train().Serialize();
+        var ex = Assert.Throws<ModelSchemaMismatchException>(() => AnomalyModel.Deserialize(bytes, new FeatureSchema("test", 2, ["a", "b", "c"])));
+        Assert.Contains("test.v1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("test.v2", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Assess_NormalizedIsHalfAtThreshold_AndMonotone()
+    {
+        var model = Train();
+        Assert.Equal(0.5, model.Normalize(0).Normalized, 12);
+        Assert.True(model.Normalize(-0.05).Normalized > 0.5);
+        Assert.True(model.Normalize(-0.2).Normalized > model.Normalize(-0.05).Normalized);
+        Assert.True(model.Normalize(0.05).Normalized < 0.5);
+        Assert.Equal(0, model.Normalize(0).Confidence, 12);
+    }
+
+    [Fact]
+    public void Assess_ExtremeInOneFeature_IsAnomalyAttributedToIt()
+    {
+        var model = Train();
+        var result = model.Assess([10, 40, 10]);
+        Assert.True(result.IsAnomaly);
+        Assert.Equal("b", result.Contributions[0].Feature);
+        Assert.True(result.Contributions[0].Share > 0.8);
+        Assert.InRange(result.Normalized, 0.5, 1.0);
+    }
+
+    private sealed class AssessmentComparer : IEqualityComparer<Assessment>
+    {
+        public bool Equals(Assessment? x, Assessment? y) =>
+            x!.Score == y!.Score && x.Normalized == y.Normalized && x.IsAnomaly == y.IsAnomaly && x.Contributions.SequenceEqual(y.Contributions);
+
+        public int GetHashCode(Assessment obj) => obj.Score.GetHashCode();
+    }
+}

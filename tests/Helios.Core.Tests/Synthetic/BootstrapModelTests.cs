@@ -1,0 +1,54 @@
+using Helios.Core.Alerts;
+using Helios.Core.Detection;
+using Helios.Core.Events;
+using Helios.Core.Features;
+using Helios.Core.Synthetic;
+
+namespace Helios.Core.Tests.Synthetic;
+
+public class BootstrapModelTests
+{
+    private static readonly Lazy<AnomalyModel> Model = new(() => BootstrapModel.TrainEventModel(TimeSpan.FromMinutes(5), 10, 0.05, days: 3).Model);
+
+    [Fact]
+    public void Generate_SameSeed_SameEvents()
+    {
+        var start = new DateTimeOffset(2026, 2, 1, 8, 0, 0, TimeSpan.Zero);
+        var a = SyntheticTraffic.Generate(start, start.AddMinutes(10), 2, 9).ToList();
+        var b = SyntheticTraffic.Generate(start, start.AddMinutes(10), 2, 9).ToList();
+        Assert.Equal(a, b);
+        Assert.InRange(a.Count, 1500, 2000);
+        Assert.Equal(8, a.Select(e => e.Service.Name).Distinct().Count());
+    }
+
+    [Fact]
+    public void BootstrapModel_NormalWindowsMostlyPass_ErrorStormIsCritical()
+    {
+        var start = new DateTimeOffset(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
+        var normal = new Dictionary<string, WindowAccumulator>();
+        var storm = new WindowAccumulator();
+        foreach (var e in SyntheticTraffic.Generate(start, start.AddMinutes(5), SyntheticTraffic.DefaultBaseRps, 77))
+        {
+            if (!normal.TryGetValue(e.Service.Name, out var acc))
+            {
+                normal[e.Service.Name] = acc = new WindowAccumulator();
+            }
+
+            acc.Add(e.Level, e.LatencyMs, e.Endpoint);
+            if (e.Service.Name == "payment-service")
+            {
+                storm.Add(EventLevel.Error, e.LatencyMs * 5, e.Endpoint);
+            }
+        }
+
+        var flagged = normal.Values.Count(a => Model.Value.Assess(a.ToFeatures()).IsAnomaly);
+        Assert.True(flagged <= 1, $"{flagged} of 8 normal windows flagged");
+        var features = storm.ToFeatures();
+        var assessment = Model.Value.Assess(features);
+        Assert.True(assessment.IsAnomaly);
+        var alert = AlertFactory.ForEventWindow("payment-service", start, start.AddMinutes(5), features, assessment, 1, start);
+        Assert.Equal("critical", alert.Severity);
+        Assert.Contains(alert.TopFeatures, t => t.Feature is "error_rate" or "avg_latency" or "p95_latency" or "latency_stddev" or "p99_latency");
+        Assert.False(string.IsNullOrWhiteSpace(alert.Explanation));
+    }
+}

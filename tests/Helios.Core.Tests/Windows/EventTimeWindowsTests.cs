@@ -1,0 +1,51 @@
+using Helios.Core.Events;
+using Helios.Core.Windows;
+
+namespace Helios.Core.Tests.Windows;
+
+public class EventTimeWindowsTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 5, 8, 0, 0, TimeSpan.Zero);
+
+    private static TelemetryEvent At(DateTimeOffset t, string service = "a") => new(t, service, EventLevel.Info, "", null, null, null);
+
+    [Fact]
+    public void DrainClosed_WindowClosesOnlyWhenWatermarkPassesItsEnd()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(30));
+        w.Add(At(T0.AddMinutes(1)));
+        w.Add(At(T0.AddMinutes(1), "b"));
+        w.Add(At(T0.AddMinutes(5).AddSeconds(29)));
+        Assert.Empty(w.DrainClosed());
+        w.Add(At(T0.AddMinutes(5).AddSeconds(30)));
+        var closed = w.DrainClosed();
+        Assert.Equal(2, closed.Count);
+        Assert.All(closed, c => Assert.Equal(T0, c.Start));
+        Assert.Equal(["a", "b"], closed.Select(c => c.Service));
+        Assert.Equal(T0.AddMinutes(5), closed[0].End);
+    }
+
+    [Fact]
+    public void Add_EventForClosedWindow_IsCountedLate()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero);
+        w.Add(At(T0.AddMinutes(1)));
+        w.Add(At(T0.AddMinutes(11)));
+        Assert.Single(w.DrainClosed());
+        Assert.False(w.Add(At(T0.AddMinutes(2))));
+        Assert.Equal(1, w.LateEvents);
+        Assert.True(w.Add(At(T0.AddMinutes(10).AddSeconds(1))), "an event in a still-open window is on time even if older than the newest");
+    }
+
+    [Fact]
+    public void Add_OutOfOrderWithinLateness_LandsInItsWindow()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(1));
+        w.Add(At(T0.AddMinutes(5).AddSeconds(30)));
+        Assert.True(w.Add(At(T0.AddMinutes(4))));
+        w.Add(At(T0.AddMinutes(7)));
+        var closed = w.DrainClosed();
+        Assert.Single(closed);
+        Assert.Equal(1, closed[0].Events.Count);
+    }
+}
