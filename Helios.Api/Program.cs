@@ -4,6 +4,7 @@ using Helios.Api.Features.Models;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.Services.AddHealthChecks().AddCheck<Helios.ServiceDefaults.Health.ActiveModelHealthCheck>("model");
 builder.Services.AddOpenApi();
 builder.AddEvents();
 builder.AddAlerts();

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Microsoft.Extensions.Hosting;
@@ -30,6 +31,11 @@ public static class HeliosServiceDefaults
         builder.Services.AddOptions<KafkaTopicsOptions>().Bind(builder.Configuration.GetSection(KafkaTopicsOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<DetectionOptions>().Bind(builder.Configuration.GetSection(DetectionOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddProblemDetails();
+        // Wire format of the seeds and of the alert contract: snake_case everywhere.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        // Request-by-request framework logs drown the services' own lines in the AppHost console.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         HeliosTelemetry.Add(builder);
         builder.Services.AddHostedService<ParentProcessWatchdog>();
 

@@ -11,6 +11,7 @@ using Helios.ServiceDefaults.Configuration;
 using Helios.ServiceDefaults.Data;
 using Helios.ServiceDefaults.Kafka;
 using Helios.ServiceDefaults.Telemetry;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace Helios.Detector.Detection;
@@ -28,7 +29,7 @@ public sealed class DetectorWorker(
     DetectorMetrics metrics,
     IOptions<KafkaTopicsOptions> topicOptions,
     IOptions<DetectionOptions> detectionOptions,
-    ILogger<DetectorWorker> logger) : BackgroundService
+    ILogger<DetectorWorker> logger) : BackgroundService, IHealthCheck
 {
     private const int MaxLinksPerWindow = 32;
     private readonly KafkaTopicsOptions _topics = topicOptions.Value;
@@ -38,8 +39,16 @@ public sealed class DetectorWorker(
     private EventTimeWindows? _windows;
     private (long Version, AnomalyModel Model)? _model;
 
+    private volatile bool _consuming;
+
     /// <summary>The loaded model version (0 before the first load).</summary>
     public long ModelVersion => _model?.Version ?? 0;
+
+    /// <summary>Ready once a model is loaded and the consumer has subscribed.</summary>
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_consuming && _model is { } m
+            ? HealthCheckResult.Healthy($"consuming {_topics.EventsTopic} with events model v{m.Version}")
+            : HealthCheckResult.Unhealthy(_model is null ? "no model loaded yet" : "consumer not subscribed yet"));
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -55,6 +64,7 @@ public sealed class DetectorWorker(
         using var producer = kafka.CreateProducer("helios-detector");
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}");
         consumer.Subscribe(_topics.EventsTopic);
+        _consuming = true;
         logger.LogInformation("Detector consuming {Topic} as group {Group}, windows of {Window}", _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
 
         var refreshEvery = TimeSpan.FromSeconds(_options.ModelRefreshSeconds);
@@ -249,7 +259,9 @@ public static class DetectionRegistration
     {
         builder.Services.AddSingleton<DetectorMetrics>();
         builder.Services.AddSingleton<AlertStore>();
-        builder.Services.AddHostedService<DetectorWorker>();
+        builder.Services.AddSingleton<DetectorWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DetectorWorker>());
+        builder.Services.AddHealthChecks().AddCheck<DetectorWorker>("detector");
         return builder;
     }
 }

@@ -1,0 +1,193 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Confluent.Kafka;
+using Helios.Core.Alerts;
+using Helios.Core.Events;
+using Helios.Core.Synthetic;
+using Npgsql;
+
+namespace Helios.AppHost.Tests.EndToEnd;
+
+[Collection(StackCollection.Name)]
+public sealed class PipelineTests(StackFixture stack)
+{
+    private static readonly DateTimeOffset Start = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
+    private static readonly string[] Normal = ["api-gateway", "auth-service", "user-service", "search-service"];
+    private const string Stormy = "payment-service";
+
+    /// <summary>
+    /// Normal traffic for four services and an error storm (most events ERROR, latency x5) for
+    /// payment-service in its second window: exactly one alert, for payment-service, on the
+    /// alerts topic, in PostgreSQL and through the API; the API request and the detector's
+    /// processing share one trace.
+    /// </summary>
+    [Fact]
+    public async Task ErrorStorm_InOneService_RaisesExactlyOneAlertEverywhere_InOneTrace()
+    {
+        var events = new List<TelemetryEvent>();
+        var services = SyntheticTraffic.Services.Where(s => Normal.Contains(s.Name) || s.Name == Stormy).ToList();
+        var rng = new Random(11);
+        foreach (var e in SyntheticTraffic.Generate(Start, Start.AddMinutes(15), SyntheticTraffic.DefaultBaseRps, 2026, services))
+        {
+            var evt = e.ToTelemetryEvent();
+            var inStorm = e.Service.Name == Stormy && e.Timestamp >= Start.AddMinutes(5) && e.Timestamp < Start.AddMinutes(10);
+            if (inStorm)
+            {
+                evt = evt with { Level = rng.NextDouble() < 0.85 ? EventLevel.Error : EventLevel.Info, Message = "upstream timeout" };
+                evt = evt with { LatencyMs = e.LatencyMs * 5, Metadata = Metadata(e.LatencyMs * 5, e.Endpoint) };
+            }
+
+            events.Add(evt);
+        }
+
+        // One later event moves the watermark past the three windows.
+        events.Add(new TelemetryEvent(Start.AddMinutes(16), "api-gateway", EventLevel.Info, "tick", Metadata(90, "/api/v1/api"), null, null) { LatencyMs = 90, Endpoint = "/api/v1/api" });
+        foreach (var chunk in events.Chunk(PublishEventsLimit))
+        {
+            var body = new JsonObject { ["events"] = new JsonArray([.. chunk.Select(ToJson)]) };
+            using var response = await stack.Api.PostAsync("/api/v1/events/batch", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var counts = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(chunk.Length, counts.GetProperty("accepted").GetInt32());
+        }
+
+        // 5 services x 3 windows are scored once the watermark passes them.
+        await Eventually(async () => await stack.MetricAsync("detector", "helios_detection_windows_scored_total") >= 15, "15 windows scored");
+
+        var onTopic = ReadAlertsTopic(stack.App.GetConnectionString("kafka")!, TimeSpan.FromSeconds(20), expectAtLeast: 1);
+        var alert = Assert.Single(onTopic);
+        Assert.Equal(Stormy, alert.Service);
+        Assert.Equal(Start.AddMinutes(5), alert.WindowStart);
+        Assert.Equal("critical", alert.Severity);
+        Assert.Equal(AlertIds.For(Stormy, Start.AddMinutes(5)), alert.Id);
+
+        await using (var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!))
+        await using (var cmd = db.CreateCommand("SELECT service, count(*) FROM alerts GROUP BY service"))
+        await using (var reader = await cmd.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal(Stormy, reader.GetString(0));
+            Assert.Equal(1, reader.GetInt64(1));
+            Assert.False(await reader.ReadAsync(), "alerts for more than one service in PostgreSQL");
+        }
+
+        var page = await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/alerts");
+        Assert.Equal(1, page.GetProperty("total").GetInt64());
+        var listed = page.GetProperty("items")[0];
+        Assert.Equal(Stormy, listed.GetProperty("service").GetString());
+        Assert.Equal(alert.Id, listed.GetProperty("id").GetGuid());
+        Assert.NotEmpty(listed.GetProperty("top_features").EnumerateArray());
+
+        // One trace holds the API request, the Kafka publish and the detector's processing.
+        var traces = stack.App.Traces!;
+        await Eventually(() => Task.FromResult(traces.Spans.Any(s => s.ServiceName == "detector" && s.Name == "window score" && s.Attributes.GetValueOrDefault("helios.alert.id") == alert.Id.ToString())), "alert span exported");
+        var scored = traces.Spans.First(s => s.ServiceName == "detector" && s.Attributes.GetValueOrDefault("helios.alert.id") == alert.Id.ToString());
+        var trace = traces.Spans.Where(s => s.TraceId == scored.TraceId).ToList();
+        Assert.Contains(trace, s => s.ServiceName == "api" && s.Name == "POST /api/v1/events/batch");
+        Assert.Contains(trace, s => s.ServiceName == "api" && s.Name == "events publish");
+        Assert.Contains(trace, s => s.ServiceName == "detector" && s.Name == "events process");
+    }
+
+    [Fact]
+    public async Task PublishBatch_WithOneBadEvent_AcceptsTheRestAndNamesTheField()
+    {
+        var body = """
+            {"events":[
+              {"timestamp":"2026-03-01T00:00:00Z","service":"batch-test","level":"INFO","message":"ok"},
+              {"timestamp":"2026-03-01T00:00:01Z","service":"batch-test","level":"LOUD","message":"bad"}
+            ]}
+            """;
+        using var response = await stack.Api.PostAsync("/api/v1/events/batch", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(1, json.GetProperty("accepted").GetInt32());
+        Assert.Equal(1, json.GetProperty("rejected").GetInt32());
+        Assert.Equal("events[1].level", json.GetProperty("errors")[0].GetProperty("field").GetString());
+    }
+
+    [Fact]
+    public async Task PublishEvent_Invalid_Returns400ProblemNamingTheField()
+    {
+        using var response = await stack.Api.PostAsync("/api/v1/events", new StringContent("""{"timestamp":"2026-03-01T00:00:00Z","level":"INFO"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("service", out _));
+    }
+
+    [Fact]
+    public async Task ModelInfo_AfterFirstStart_ShowsTheBootstrapModelWithItsOwnThreshold()
+    {
+        await Eventually(async () => (await stack.Api.GetAsync("/api/v1/model/info")).IsSuccessStatusCode, "bootstrap model registered");
+        var info = await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/model/info");
+        Assert.Equal("events", info.GetProperty("kind").GetString());
+        Assert.Equal("synthetic-normal", info.GetProperty("training").GetProperty("source").GetString());
+        Assert.Equal(7, info.GetProperty("feature_schema").GetProperty("features").GetArrayLength());
+        Assert.InRange(info.GetProperty("threshold").GetDouble(), -1, 0);
+    }
+
+    private const int PublishEventsLimit = 1000;
+
+    private static JsonElement Metadata(double latency, string endpoint) =>
+        JsonSerializer.SerializeToElement(new { latency_ms = Math.Round(latency, 3), endpoint, status_code = 500 });
+
+    private static JsonNode ToJson(TelemetryEvent e) => JsonNode.Parse(EventJson.Serialize(e))!;
+
+    private static List<AnomalyAlert> ReadAlertsTopic(string bootstrap, TimeSpan wait, int expectAtLeast)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = "e2e-" + Guid.NewGuid().ToString("N"),
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+            SessionTimeoutMs = 6000,
+        }).Build();
+        consumer.Subscribe("anomaly-alerts");
+        var alerts = new List<AnomalyAlert>();
+        var deadline = DateTime.UtcNow + wait;
+        var quietUntil = DateTime.MaxValue;
+        while (DateTime.UtcNow < deadline && DateTime.UtcNow < quietUntil)
+        {
+            var message = consumer.Consume(TimeSpan.FromMilliseconds(250));
+            if (message?.Message is { } m)
+            {
+                alerts.Add(JsonSerializer.Deserialize<AnomalyAlert>(m.Value)!);
+            }
+
+            // After the expected alerts arrive, keep reading a few seconds to catch any extra one.
+            if (alerts.Count >= expectAtLeast && quietUntil == DateTime.MaxValue)
+            {
+                quietUntil = DateTime.UtcNow.AddSeconds(5);
+            }
+        }
+
+        consumer.Close();
+        return alerts;
+    }
+
+    internal static async Task Eventually(Func<Task<bool>> condition, string what, int seconds = 90)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(500);
+        }
+
+        Assert.Fail($"Timed out after {seconds} s waiting for: {what}");
+    }
+}
