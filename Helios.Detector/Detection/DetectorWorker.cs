@@ -59,10 +59,15 @@ public sealed class DetectorWorker(
         await registry.EnsureBootstrapEventModelAsync(_options.WindowSize, _options.MinEventsPerWindow, _options.Contamination, ct);
         await RefreshModelAsync(ct);
 
-        _windows = new EventTimeWindows(_options.WindowSize, _options.AllowedLateness);
+        _windows = new EventTimeWindows(_options.WindowSize, _options.AllowedLateness, _options.IdleTimeout);
         metrics.ObserveOpenWindows(() => _windows.OpenWindows);
         using var producer = kafka.CreateProducer("helios-detector");
-        using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}");
+        // Partition end marks a partition caught up, so it stops holding the event-time watermark.
+        using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
+            c => c.EnablePartitionEof = true,
+            b => b.SetPartitionsAssignedHandler((_, assigned) => assigned.ForEach(p => _windows.AddSource(p.Partition.Value)))
+                  .SetPartitionsRevokedHandler((_, revoked) => revoked.ForEach(p => _windows.RemoveSource(p.Partition.Value)))
+                  .SetPartitionsLostHandler((_, lost) => lost.ForEach(p => _windows.RemoveSource(p.Partition.Value))));
         consumer.Subscribe(_topics.EventsTopic);
         _consuming = true;
         logger.LogInformation("Detector consuming {Topic} as group {Group}, windows of {Window}", _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
@@ -84,7 +89,11 @@ public sealed class DetectorWorker(
                 continue;
             }
 
-            if (message is { IsPartitionEOF: false, Message: not null })
+            if (message is { IsPartitionEOF: true })
+            {
+                _windows.MarkCaughtUp(message.Partition.Value);
+            }
+            else if (message is { Message: not null })
             {
                 await HandleAsync(message, producer, ct);
                 uncommitted = true;
@@ -132,7 +141,7 @@ public sealed class DetectorWorker(
         }
 
         metrics.EventsProcessed.Add(1);
-        if (!_windows!.Add(evt!))
+        if (!_windows!.Add(evt!, message.Partition.Value))
         {
             metrics.LateEvents.Add(1);
             return;

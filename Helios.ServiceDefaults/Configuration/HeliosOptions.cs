@@ -32,6 +32,10 @@ public sealed class DetectionOptions
     [Range(0, 3600)]
     public int AllowedLatenessSeconds { get; set; } = 30;
 
+    /// <summary>A partition silent this long (wall clock) stops holding the watermark back; when all are, open windows flush.</summary>
+    [Range(1, 3600)]
+    public int IdleTimeoutSeconds { get; set; } = 30;
+
     [Range(0, 1440)]
     public int AlertCooldownMinutes { get; set; } = 10;
 
@@ -47,6 +51,8 @@ public sealed class DetectionOptions
     public TimeSpan WindowSize => TimeSpan.FromMinutes(WindowSizeMinutes);
 
     public TimeSpan AllowedLateness => TimeSpan.FromSeconds(AllowedLatenessSeconds);
+
+    public TimeSpan IdleTimeout => TimeSpan.FromSeconds(IdleTimeoutSeconds);
 
     public TimeSpan AlertCooldown => TimeSpan.FromMinutes(AlertCooldownMinutes);
 }

@@ -28,7 +28,7 @@ public sealed class KafkaClientFactory(IConfiguration configuration, ILoggerFact
             .Build();
     }
 
-    public IConsumer<string, byte[]> CreateConsumer(string groupId, string clientId, Action<ConsumerConfig>? configure = null)
+    public IConsumer<string, byte[]> CreateConsumer(string groupId, string clientId, Action<ConsumerConfig>? configure = null, Action<ConsumerBuilder<string, byte[]>>? handlers = null)
     {
         var config = new ConsumerConfig
         {
@@ -43,10 +43,11 @@ public sealed class KafkaClientFactory(IConfiguration configuration, ILoggerFact
         };
         configure?.Invoke(config);
         var logger = loggers.CreateLogger("Kafka." + clientId);
-        return new ConsumerBuilder<string, byte[]>(config)
+        var builder = new ConsumerBuilder<string, byte[]>(config)
             .SetLogHandler((_, m) => LogKafka(logger, m))
-            .SetErrorHandler((_, e) => logger.LogWarning("Kafka error {Code}: {Reason}", e.Code, e.Reason))
-            .Build();
+            .SetErrorHandler((_, e) => logger.LogWarning("Kafka error {Code}: {Reason}", e.Code, e.Reason));
+        handlers?.Invoke(builder);
+        return builder.Build();
     }
 
     public IAdminClient CreateAdmin() =>

@@ -43,8 +43,11 @@ public sealed class PipelineTests(StackFixture stack)
             events.Add(evt);
         }
 
-        // One later event moves the watermark past the three windows.
-        events.Add(new TelemetryEvent(Start.AddMinutes(16), "api-gateway", EventLevel.Info, "tick", Metadata(90, "/api/v1/api"), null, null) { LatencyMs = 90, Endpoint = "/api/v1/api" });
+        // Traffic goes on: one later event per service moves every partition's watermark past the three windows.
+        foreach (var service in services)
+        {
+            events.Add(new TelemetryEvent(Start.AddMinutes(16), service.Name, EventLevel.Info, "tick", Metadata(90, service.Endpoints[0]), null, null) { LatencyMs = 90, Endpoint = service.Endpoints[0] });
+        }
         foreach (var chunk in events.Chunk(PublishEventsLimit))
         {
             var body = new JsonObject { ["events"] = new JsonArray([.. chunk.Select(ToJson)]) };

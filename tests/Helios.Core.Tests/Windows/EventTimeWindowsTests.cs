@@ -38,6 +38,51 @@ public class EventTimeWindowsTests
     }
 
     [Fact]
+    public void DrainClosed_PartitionReadAhead_DoesNotMakeOtherPartitionsLate()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero);
+        var now = T0;
+        w.AddSource(0, now);
+        w.AddSource(1, now);
+        w.Add(At(T0.AddMinutes(1), "a"), source: 0, now);
+        w.Add(At(T0.AddMinutes(16), "a"), source: 0, now);
+        Assert.DoesNotContain(w.DrainClosed(now), c => c.Service == "b");
+        Assert.True(w.Add(At(T0.AddMinutes(2), "b"), source: 1, now), "partition 1 is behind, not late");
+        Assert.DoesNotContain(w.DrainClosed(now), c => c.Service == "b");
+        w.Add(At(T0.AddMinutes(16), "b"), source: 1, now);
+        var closed = w.DrainClosed(now);
+        Assert.Contains(closed, c => c.Service == "b" && c.Start == T0);
+        Assert.Equal(0, w.LateEvents);
+    }
+
+    [Fact]
+    public void MarkCaughtUp_LaggingSourceAtItsEnd_StopsHoldingTheWatermark()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero);
+        w.AddSource(0, T0);
+        w.AddSource(1, T0);
+        w.Add(At(T0.AddMinutes(1), "a"), source: 0, T0);
+        w.Add(At(T0.AddMinutes(12), "b"), source: 1, T0);
+        Assert.Empty(w.DrainClosed(T0));
+        w.MarkCaughtUp(0);
+        var closed = Assert.Single(w.DrainClosed(T0));
+        Assert.Equal("a", closed.Service);
+        Assert.Equal(T0.AddMinutes(12), w.Watermark);
+    }
+
+    [Fact]
+    public void DrainClosed_AllSourcesIdle_FlushesWithTheLargestWatermark()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero, idleTimeout: TimeSpan.FromSeconds(10));
+        w.Add(At(T0.AddMinutes(1), "a"), source: 0, T0);
+        w.Add(At(T0.AddMinutes(6), "b"), source: 1, T0);
+        Assert.Empty(w.DrainClosed(T0));
+        var closed = w.DrainClosed(T0.AddSeconds(11));
+        Assert.Single(closed);
+        Assert.Equal("a", closed[0].Service);
+    }
+
+    [Fact]
     public void Add_OutOfOrderWithinLateness_LandsInItsWindow()
     {
         var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(1));
