@@ -10,7 +10,8 @@ public static class DistributedApplicationTestingBuilder
 {
     private static readonly SemaphoreSlim EntryPointGate = new(1, 1);
 
-    public static async Task<DistributedApplication> CreateAsync(Action<DistributedApplicationBuilder>? configure = null, CancellationToken ct = default)
+    /// <param name="args">Passed to the AppHost's Program as command-line configuration, e.g. "--ConnectionStrings:helios=...".</param>
+    public static async Task<DistributedApplication> CreateAsync(Action<DistributedApplicationBuilder>? configure = null, string[]? args = null, CancellationToken ct = default)
     {
         await EntryPointGate.WaitAsync(ct);
         try
@@ -18,7 +19,7 @@ public static class DistributedApplicationTestingBuilder
             var context = new TestingContext(Path.Combine(Path.GetTempPath(), "helios-test-" + Guid.NewGuid().ToString("N")[..12]), configure);
             TestingContext.Current = context;
             var entryPoint = typeof(Projects).Assembly.EntryPoint ?? throw new InvalidOperationException("Helios.AppHost has no entry point.");
-            var result = entryPoint.Invoke(null, entryPoint.GetParameters().Length == 0 ? [] : [Array.Empty<string>()]);
+            var result = entryPoint.Invoke(null, entryPoint.GetParameters().Length == 0 ? [] : [args ?? []]);
             if (result is Task task)
             {
                 await task;
