@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source eng/prerequisites.sh
 helios_require run
-dotnet build Helios.sln -c Debug -nologo -v quiet -clp:ErrorsOnly
+dotnet build Helios.AppHost -c Debug -nologo -v quiet -clp:ErrorsOnly
 exec dotnet run --project Helios.AppHost --no-build -- "$@"
