@@ -10,6 +10,17 @@ builder.AddEvents();
 builder.AddAlerts();
 builder.AddModels();
 
+builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+{
+    // Kestrel's body limit surfaces as BadHttpRequestException: answer 413 with the limit, not 500.
+    if (c.Exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+    {
+        c.ProblemDetails.Status = c.HttpContext.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+        c.ProblemDetails.Title = "Request body too large";
+        c.ProblemDetails.Detail = $"Event requests are limited to {PublishEvents.MaxBodyBytes / (1024 * 1024)} MiB; send at most {PublishEvents.MaxBatch} events per batch.";
+    }
+});
+
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();

@@ -15,6 +15,9 @@ public static class PublishEvents
 {
     public const int MaxBatch = 1000;
 
+    /// <summary>1000 events of a few hundred bytes fit with room to spare.</summary>
+    public const long MaxBodyBytes = 4 * 1024 * 1024;
+
     public static IHostApplicationBuilder AddEvents(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<EventPublisher>();
@@ -23,7 +26,7 @@ public static class PublishEvents
 
     public static IEndpointRouteBuilder MapEventsEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/v1/events").WithTags("Events");
+        var group = app.MapGroup("/api/v1/events").WithTags("Events").WithMetadata(new RequestSizeLimitMetadata(MaxBodyBytes));
         group.MapPost("/", PublishOne).WithName("PublishEvent").WithSummary("Validate one event and produce it to the events topic.")
             .Accepts<JsonElement>("application/json");
         group.MapPost("/batch", PublishBatch).WithName("PublishEventBatch").WithSummary("Validate 1 to 1000 events; valid ones are produced, invalid ones reported by index and field.")
@@ -119,5 +122,10 @@ public static class PublishEvents
         {
             return null;
         }
+    }
+
+    private sealed class RequestSizeLimitMetadata(long limit) : Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata
+    {
+        public long? MaxRequestBodySize => limit;
     }
 }
