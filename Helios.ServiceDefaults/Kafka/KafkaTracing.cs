@@ -13,7 +13,8 @@ public static class KafkaTracing
     public const string SourceName = "Helios.Kafka";
     public static readonly ActivitySource Source = new(SourceName);
 
-    public static Activity? StartPublish(string topic, Headers headers)
+    /// <summary>A producer span; with headers, its context is injected into them (for a batch, inject per message with <see cref="Inject"/>).</summary>
+    public static Activity? StartPublish(string topic, Headers? headers = null)
     {
         var activity = Source.StartActivity($"{topic} publish", ActivityKind.Producer);
         if (activity is not null)
@@ -23,7 +24,11 @@ public static class KafkaTracing
             activity.SetTag("messaging.operation.type", "publish");
         }
 
-        Inject(activity ?? Activity.Current, headers);
+        if (headers is not null)
+        {
+            Inject(activity ?? Activity.Current, headers);
+        }
+
         return activity;
     }
 

@@ -17,7 +17,7 @@ public sealed class EventPublisher(KafkaClientFactory kafka, IOptions<KafkaTopic
     /// <summary>Completes when the broker has acknowledged every event; throws if any was not delivered.</summary>
     public async Task PublishAsync(IReadOnlyList<TelemetryEvent> events, CancellationToken ct)
     {
-        using var activity = KafkaTracing.StartPublish(Topic, new Headers());
+        using var activity = KafkaTracing.StartPublish(Topic);
         activity?.SetTag("messaging.batch.message_count", events.Count);
         var pending = new List<Task<DeliveryResult<string, byte[]>>>(events.Count);
         foreach (var evt in events)

@@ -141,6 +141,17 @@ public sealed class PipelineTests(StackFixture stack)
         Assert.InRange(info.GetProperty("threshold").GetDouble(), -1, 0);
     }
 
+    [Fact]
+    public async Task OpenApiDocument_ListsTheEndpoints()
+    {
+        var doc = await stack.Api.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var paths = doc.GetProperty("paths");
+        foreach (var path in (string[])["/api/v1/events", "/api/v1/events/batch", "/api/v1/alerts", "/api/v1/alerts/{id}", "/api/v1/model/info"])
+        {
+            Assert.True(paths.TryGetProperty(path, out _), $"{path} missing from the OpenAPI document");
+        }
+    }
+
     private const int PublishEventsLimit = 1000;
 
     private static JsonElement Metadata(double latency, string endpoint) =>
