@@ -14,7 +14,6 @@ namespace Helios.AppHost.Tests.EndToEnd;
 [Collection(StackCollection.Name)]
 public sealed class PipelineTests(StackFixture stack)
 {
-    private static readonly DateTimeOffset Start = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
     private static readonly string[] Normal = ["api-gateway", "auth-service", "user-service", "search-service"];
     private const string Stormy = "payment-service";
 
@@ -27,47 +26,22 @@ public sealed class PipelineTests(StackFixture stack)
     [Fact]
     public async Task ErrorStorm_InOneService_RaisesExactlyOneAlertEverywhere_InOneTrace()
     {
-        var events = new List<TelemetryEvent>();
+        var start = stack.ReserveStart();
         var services = SyntheticTraffic.Services.Where(s => Normal.Contains(s.Name) || s.Name == Stormy).ToList();
-        var rng = new Random(11);
-        foreach (var e in SyntheticTraffic.Generate(Start, Start.AddMinutes(15), SyntheticTraffic.DefaultBaseRps, 2026, services))
-        {
-            var evt = e.ToTelemetryEvent();
-            var inStorm = e.Service.Name == Stormy && e.Timestamp >= Start.AddMinutes(5) && e.Timestamp < Start.AddMinutes(10);
-            if (inStorm)
-            {
-                evt = evt with { Level = rng.NextDouble() < 0.85 ? EventLevel.Error : EventLevel.Info, Message = "upstream timeout" };
-                evt = evt with { LatencyMs = e.LatencyMs * 5, Metadata = Metadata(e.LatencyMs * 5, e.Endpoint) };
-            }
-
-            events.Add(evt);
-        }
-
-        // Traffic goes on: one later event per service moves every partition's watermark past the three windows.
-        foreach (var service in services)
-        {
-            events.Add(new TelemetryEvent(Start.AddMinutes(16), service.Name, EventLevel.Info, "tick", Metadata(90, service.Endpoints[0]), null, null) { LatencyMs = 90, Endpoint = service.Endpoints[0] });
-        }
-        foreach (var chunk in events.Chunk(PublishEventsLimit))
-        {
-            var body = new JsonObject { ["events"] = new JsonArray([.. chunk.Select(ToJson)]) };
-            using var response = await stack.Api.PostAsync("/api/v1/events/batch", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
-            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-            var counts = await response.Content.ReadFromJsonAsync<JsonElement>();
-            Assert.Equal(chunk.Length, counts.GetProperty("accepted").GetInt32());
-        }
+        var scoredBefore = await stack.MetricAsync("detector", "helios_detection_windows_scored_total");
+        await TestTraffic.PublishAsync(stack.Api, TestTraffic.WithStorm(services, Stormy, start, windows: 3, stormWindow: 1, seed: 2026));
 
         // 5 services x 3 windows are scored once the watermark passes them.
-        await Eventually(async () => await stack.MetricAsync("detector", "helios_detection_windows_scored_total") >= 15, "15 windows scored");
+        await Eventually(async () => await stack.MetricAsync("detector", "helios_detection_windows_scored_total") >= scoredBefore + 15, "15 windows scored");
 
         // Other tests share the stack: look only at this test's five services.
         string[] ours = [.. services.Select(s => s.Name)];
         var onTopic = ReadAlertsTopic(stack.App.GetConnectionString("kafka")!, TimeSpan.FromSeconds(20), expectAtLeast: 1).Where(a => ours.Contains(a.Service));
         var alert = Assert.Single(onTopic);
         Assert.Equal(Stormy, alert.Service);
-        Assert.Equal(Start.AddMinutes(5), alert.WindowStart);
+        Assert.Equal(start.AddMinutes(5), alert.WindowStart);
         Assert.Equal("critical", alert.Severity);
-        Assert.Equal(AlertIds.For(Stormy, Start.AddMinutes(5)), alert.Id);
+        Assert.Equal(AlertIds.For(Stormy, start.AddMinutes(5)), alert.Id);
 
         await using (var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!))
         await using (var cmd = db.CreateCommand("SELECT service, count(*) FROM alerts WHERE service = ANY(@ours) GROUP BY service"))
@@ -151,13 +125,6 @@ public sealed class PipelineTests(StackFixture stack)
             Assert.True(paths.TryGetProperty(path, out _), $"{path} missing from the OpenAPI document");
         }
     }
-
-    private const int PublishEventsLimit = 1000;
-
-    private static JsonElement Metadata(double latency, string endpoint) =>
-        JsonSerializer.SerializeToElement(new { latency_ms = Math.Round(latency, 3), endpoint, status_code = 500 });
-
-    private static JsonNode ToJson(TelemetryEvent e) => JsonNode.Parse(EventJson.Serialize(e))!;
 
     private static List<AnomalyAlert> ReadAlertsTopic(string bootstrap, TimeSpan wait, int expectAtLeast)
     {

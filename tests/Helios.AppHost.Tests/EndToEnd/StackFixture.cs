@@ -8,6 +8,9 @@ namespace Helios.AppHost.Tests.EndToEnd;
 /// <summary>The whole stack, started once for the end-to-end tests through the testing entry point.</summary>
 public sealed partial class StackFixture : IAsyncLifetime
 {
+    private static readonly DateTimeOffset FirstDay = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
+    private int _days;
+
     public DistributedApplication App { get; private set; } = null!;
 
     public HttpClient Api { get; private set; } = null!;
@@ -28,6 +31,12 @@ public sealed partial class StackFixture : IAsyncLifetime
             await App.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// An event-time start (08:00 UTC) on a day no other test has: the detector's watermark only
+    /// moves forward, so tests sharing the stack must each send later event times than the last.
+    /// </summary>
+    public DateTimeOffset ReserveStart() => FirstDay.AddDays(Interlocked.Increment(ref _days));
 
     /// <summary>Reads one sample from a service's /metrics (sum over label sets).</summary>
     public async Task<double> MetricAsync(string resource, string name)
