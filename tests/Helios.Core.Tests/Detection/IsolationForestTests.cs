@@ -1,5 +1,5 @@
-using System.Globalization;
 using Helios.Core.Detection;
+using Helios.Core.Evaluation;
 
 namespace Helios.Core.Tests.Detection;
 
@@ -82,90 +82,16 @@ public class IsolationForestTests
     [InlineData("satellite", 0.696)]
     public void ScoreSamples_OddsDataSet_RocAucMatchesScikitLearn(string name, double sklearnAuc)
     {
-        var (rows, cols, labels) = LoadOdds(name);
+        var (_, rows, cols, labels) = BenchData.LoadOdds(name);
         var aucs = new List<double>();
         for (ulong seed = 0; seed < 5; seed++)
         {
             var forest = IsolationForest.Fit(rows, cols, new IsolationForestOptions { Seed = seed, Contamination = 0.1 });
             var scores = new double[labels.Length];
             forest.ScoreSamples(rows, scores);
-            aucs.Add(RocAuc(scores.Select(s => -s).ToArray(), labels));
+            aucs.Add(Metrics.RocAuc(scores.Select(s => -s).ToArray(), labels));
         }
 
         Assert.InRange(aucs.Average(), sklearnAuc - 0.02, sklearnAuc + 0.02);
-    }
-
-    internal static (double[] Rows, int Cols, bool[] Labels) LoadOdds(string name)
-    {
-        var path = Path.Combine(SharedData.Root, "odds", name + ".csv");
-        Assert.True(File.Exists(path), $"Benchmark data missing: {path} (shared/bench/data must sit beside the repository).");
-        var lines = File.ReadAllLines(path).Skip(1).Where(l => l.Length > 0).ToArray();
-        var cols = lines[0].Split(',').Length - 1;
-        var rows = new double[lines.Length * cols];
-        var labels = new bool[lines.Length];
-        for (var i = 0; i < lines.Length; i++)
-        {
-            var parts = lines[i].Split(',');
-            for (var c = 0; c < cols; c++)
-            {
-                rows[(i * cols) + c] = double.Parse(parts[c], CultureInfo.InvariantCulture);
-            }
-
-            labels[i] = parts[cols].Trim() is "1" or "1.0";
-        }
-
-        return (rows, cols, labels);
-    }
-
-    /// <summary>Mann-Whitney ROC-AUC with average ranks for ties.</summary>
-    internal static double RocAuc(double[] scores, bool[] labels)
-    {
-        var order = Enumerable.Range(0, scores.Length).OrderBy(i => scores[i]).ToArray();
-        var ranks = new double[scores.Length];
-        for (var i = 0; i < order.Length;)
-        {
-            var j = i;
-            while (j + 1 < order.Length && scores[order[j + 1]] == scores[order[i]])
-            {
-                j++;
-            }
-
-            for (var k = i; k <= j; k++)
-            {
-                ranks[order[k]] = ((i + j) / 2.0) + 1;
-            }
-
-            i = j + 1;
-        }
-
-        double positives = labels.Count(l => l), negatives = labels.Length - positives;
-        var rankSum = labels.Select((l, i) => l ? ranks[i] : 0).Sum();
-        return (rankSum - (positives * (positives + 1) / 2)) / (positives * negatives);
-    }
-}
-
-internal static class SharedData
-{
-    /// <summary>../shared/bench/data next to the repository (HELIOS_BENCH_DATA overrides).</summary>
-    public static string Root
-    {
-        get
-        {
-            if (Environment.GetEnvironmentVariable("HELIOS_BENCH_DATA") is { Length: > 0 } overridden)
-            {
-                return overridden;
-            }
-
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "shared", "bench", "data");
-                if (File.Exists(Path.Combine(dir.FullName, "Helios.sln")) || Directory.Exists(candidate))
-                {
-                    return Directory.Exists(candidate) ? candidate : Path.Combine(dir.FullName, "..", "shared", "bench", "data");
-                }
-            }
-
-            return Path.Combine("..", "shared", "bench", "data");
-        }
     }
 }

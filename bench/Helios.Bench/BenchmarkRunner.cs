@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Helios.Bench;
+
+/// <summary>One benchmark: prints its protocol and table through <see cref="Report"/> and returns its figures.</summary>
+internal interface IBenchmark
+{
+    string Name { get; }
+
+    string Summary { get; }
+
+    Task<JsonObject> RunAsync(Report report, CancellationToken ct);
+}
+
+internal static class BenchmarkRunner
+{
+    private static readonly IBenchmark[] All =
+    [
+        new OddsBenchmark(),
+    ];
+
+    private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var name = args.FirstOrDefault() ?? "";
+        var selected = name == "all" ? All : All.Where(b => b.Name == name).ToArray();
+        if (selected.Length == 0)
+        {
+            Console.Error.WriteLine("usage: Helios.Bench <" + string.Join('|', All.Select(b => b.Name)) + "|all>");
+            foreach (var b in All)
+            {
+                Console.Error.WriteLine($"  {b.Name,-6} {b.Summary}");
+            }
+
+            return 2;
+        }
+
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+
+        var report = new Report(Console.Out);
+        report.Line($"Helios.Bench on {Environment.ProcessorCount} core(s), .NET {Environment.Version}, {(Debugger.IsAttached ? "debugger attached" : "no debugger")}");
+        var combined = new JsonObject { ["bench"] = name };
+        JsonObject? last = null;
+        foreach (var benchmark in selected)
+        {
+            report.Heading($"{benchmark.Name}: {benchmark.Summary}");
+            var started = Stopwatch.StartNew();
+            last = await benchmark.RunAsync(report, cts.Token);
+            last["seconds"] = Math.Round(started.Elapsed.TotalSeconds, 1);
+            combined[benchmark.Name] = JsonNode.Parse(last.ToJsonString());
+            if (selected.Length > 1)
+            {
+                report.Line(last.ToJsonString(Compact));
+            }
+        }
+
+        var result = selected.Length == 1 ? new JsonObject { ["bench"] = name }.Merge(last!) : combined;
+        Console.WriteLine(result.ToJsonString(Compact));
+        return 0;
+    }
+
+    private static JsonObject Merge(this JsonObject target, JsonObject source)
+    {
+        foreach (var (key, value) in source)
+        {
+            target[key] = value?.DeepClone();
+        }
+
+        return target;
+    }
+}
