@@ -37,6 +37,44 @@ public class IsolationForestTests
         Assert.NotEqual(a.ScoreSample(row), c.ScoreSample(row));
     }
 
+    /// <summary>The branch-free complete-tree layout must give exactly what walking the pre-order nodes gives.</summary>
+    [Theory]
+    [InlineData(3000, 7, 256)] // depth 8, with padded shallow leaves
+    [InlineData(40, 3, 256)] // psi = n = 40: depth 6
+    [InlineData(9000, 2, 8192)] // depth 13: beyond the layout, pre-order walk
+    public void ScoreSamples_AnyLayout_EqualsPreOrderWalk(int rows, int cols, int maxSamples)
+    {
+        var data = Gaussian(rows, cols, 11);
+        var forest = IsolationForest.Fit(data, cols, new IsolationForestOptions { MaxSamples = maxSamples, Trees = 50 });
+        var probes = Gaussian(500, cols, 12);
+        probes[0] = double.NaN;
+        probes[cols] = 1e300;
+        var single = new double[500];
+        var parallel = new double[500];
+        forest.ScoreSamples(probes, single, maxDegreeOfParallelism: 1);
+        forest.ScoreSamples(probes, parallel);
+        for (var r = 0; r < 500; r++)
+        {
+            var row = probes.AsSpan(r * cols, cols);
+            var walked = forest.ScoreFromPathSum(forest.WalkPreOrder(row));
+            Assert.Equal(walked, single[r]);
+            Assert.Equal(single[r], parallel[r]);
+            Assert.Equal(single[r], forest.ScoreSample(row));
+        }
+    }
+
+    [Fact]
+    public void ScoreSamples_ManyRowsInParallel_EqualsSingleThread()
+    {
+        var data = Gaussian(20_000, 7, 5);
+        var forest = IsolationForest.Fit(data, 7, new IsolationForestOptions());
+        var single = new double[20_000];
+        var parallel = new double[20_000];
+        forest.ScoreSamples(data, single, maxDegreeOfParallelism: 1);
+        forest.ScoreSamples(data, parallel);
+        Assert.Equal(single, parallel);
+    }
+
     [Fact]
     public void Fit_OffsetIsContaminationQuantile_OfTrainingScores()
     {
