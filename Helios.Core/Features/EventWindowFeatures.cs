@@ -34,10 +34,10 @@ public static class EventWindowFeatures
     }
 }
 
-/// <summary>Running state of one window. Latencies are kept for exact percentiles.</summary>
-public sealed class WindowAccumulator
+/// <summary>Running state of one window, bounded in memory (see <see cref="LatencyDigest"/>).</summary>
+public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.DefaultExactLimit)
 {
-    private readonly List<double> _latencies = [];
+    private readonly LatencyDigest _latencies = new(exactLatencyLimit);
     private HashSet<string>? _endpoints;
 
     public int Count { get; private set; }
@@ -52,10 +52,7 @@ public sealed class WindowAccumulator
             Errors++;
         }
 
-        if (latencyMs > 0 && double.IsFinite(latencyMs))
-        {
-            _latencies.Add(latencyMs);
-        }
+        _latencies.Add(latencyMs);
 
         if (endpoint is not null)
         {
@@ -69,29 +66,11 @@ public sealed class WindowAccumulator
         f[EventWindowFeatures.TotalEvents] = Count;
         f[EventWindowFeatures.ErrorRate] = Count == 0 ? 0 : (double)Errors / Count;
         f[EventWindowFeatures.UniqueEndpoints] = _endpoints?.Count ?? 0;
-        if (_latencies.Count > 0)
-        {
-            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_latencies);
-            double sum = 0;
-            foreach (var v in span)
-            {
-                sum += v;
-            }
-
-            var mean = sum / span.Length;
-            double sq = 0;
-            foreach (var v in span)
-            {
-                sq += (v - mean) * (v - mean);
-            }
-
-            span.Sort();
-            f[EventWindowFeatures.AvgLatency] = mean;
-            f[EventWindowFeatures.P95Latency] = Percentiles.LinearSorted(span, 95);
-            f[EventWindowFeatures.P99Latency] = Percentiles.LinearSorted(span, 99);
-            f[EventWindowFeatures.LatencyStddev] = Math.Sqrt(sq / span.Length);
-        }
-
+        var (mean, stddev, p95, p99) = _latencies.Summarize();
+        f[EventWindowFeatures.AvgLatency] = mean;
+        f[EventWindowFeatures.P95Latency] = p95;
+        f[EventWindowFeatures.P99Latency] = p99;
+        f[EventWindowFeatures.LatencyStddev] = stddev;
         return f;
     }
 }
