@@ -24,7 +24,7 @@ public sealed record IsolationForestOptions
 /// score_samples = -2^(-E[h]/c(psi)) and decision = score_samples - offset (negative = anomaly).
 /// Trees live in one flat node array in pre-order: the left child of node i is i + 1.
 /// </summary>
-public sealed class IsolationForest
+public sealed partial class IsolationForest
 {
     [StructLayout(LayoutKind.Sequential)]
     public readonly record struct Node(int Feature, int Right, double Value)
