@@ -61,6 +61,81 @@ public class AnomalyModelTests
         Assert.InRange(result.Normalized, 0.5, 1.0);
     }
 
+    [Fact]
+    public void Assess_Anomaly_SharesComeFromPathAttribution()
+    {
+        var model = Train();
+        double[] row = [10, 40, 10];
+        var result = model.Assess(row);
+        Assert.Equal(model.Attribution(row), result.Contributions);
+        Assert.Equal(1, result.Contributions.Sum(c => c.Share), 9);
+    }
+
+    [Fact]
+    public void Assess_NormalRow_SharesAreDeviationShares()
+    {
+        var model = Train();
+        double[] row = [10.5, 9.5, 10];
+        var result = model.Assess(row);
+        Assert.False(result.IsAnomaly);
+        Assert.Equal(model.Contributions(row), result.Contributions);
+    }
+
+    [Fact]
+    public void Assess_WithoutGuard_ForestDecides()
+    {
+        var model = Train();
+        Assert.Null(model.Manifest.ExtremeRobustZ);
+        var result = model.Assess([10, 40, 10]);
+        Assert.Null(result.ExtremeFeature);
+        Assert.Equal(result.FlaggedByForest, result.IsAnomaly);
+    }
+
+    [Fact]
+    public void Assess_WithGuard_OneExtremeFeatureIsAnomalousWithNormalizedAboveHalf()
+    {
+        var rows = new double[3000 * 3];
+        var rng = new Xoshiro256(5);
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = 10 + rng.NextGaussian();
+        }
+
+        var model = AnomalyModel.Train(Schema, rows, new IsolationForestOptions { Contamination = 0.05 }, extremeRobustZ: 6);
+        var result = model.Assess([10, 10, 10 + 200]);
+        Assert.True(result.IsAnomaly);
+        Assert.Equal("c", result.ExtremeFeature);
+        Assert.InRange(result.Normalized, 0.9, 1);
+        Assert.Null(model.Assess([10, 10, 11]).ExtremeFeature);
+    }
+
+    [Fact]
+    public void Serialize_RoundTrip_KeepsTheExtremeLimit()
+    {
+        var rows = new double[300 * 3];
+        var rng = new Xoshiro256(8);
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = rng.NextGaussian();
+        }
+
+        var model = AnomalyModel.Train(Schema, rows, new IsolationForestOptions { Trees = 10 }, extremeRobustZ: 6);
+        var copy = AnomalyModel.Deserialize(model.Serialize(), Schema);
+        Assert.Equal(6, copy.Manifest.ExtremeRobustZ);
+        Assert.Equal("b", copy.Assess([0, 50, 0]).ExtremeFeature);
+    }
+
+    [Theory]
+    [InlineData(6, 0.5)]
+    [InlineData(12, 0.816)]
+    [InlineData(18, 0.932)]
+    public void NormalizeExtreme_HalfAtLimit_SeveritiesReachable(double z, double expected) =>
+        Assert.Equal(expected, AnomalyModel.NormalizeExtreme(z, 6).Normalized, 3);
+
+    [Fact]
+    public void Train_NonPositiveExtremeLimit_Throws() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => AnomalyModel.Train(Schema, new double[30], new IsolationForestOptions(), 0));
+
     private sealed class AssessmentComparer : IEqualityComparer<Assessment>
     {
         public bool Equals(Assessment? x, Assessment? y) =>
