@@ -20,6 +20,7 @@ internal static class BenchmarkRunner
     [
         new OddsBenchmark(),
         new ScoreBenchmark(),
+        new TrainBenchmark(),
     ];
 
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
