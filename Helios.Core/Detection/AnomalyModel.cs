@@ -54,15 +54,17 @@ public sealed class ModelSchemaMismatchException(string message) : Exception(mes
 /// <summary>An Isolation Forest with its feature schema and the training baseline that explanations use.</summary>
 public sealed class AnomalyModel
 {
-    public const int FormatVersion = 1;
+    /// <summary>2 adds the optional per-service baselines after the feature baseline; 1 is still read.</summary>
+    public const int FormatVersion = 2;
     public const string ScoreConvention = "score = scikit-learn score_samples (lower = more anomalous); decision = score - offset; decision < 0 is an anomaly";
     private static ReadOnlySpan<byte> Magic => "HELIOSIF"u8;
 
     private readonly double[] _median;
     private readonly double[] _scale;
 
-    private AnomalyModel(FeatureSchema schema, IsolationForest forest, ModelManifest manifest, double[] median, double[] scale)
+    private AnomalyModel(FeatureSchema schema, IsolationForest forest, ModelManifest manifest, double[] median, double[] scale, ServiceBaselines? serviceBaselines = null)
     {
+        ServiceBaselines = serviceBaselines;
         Schema = schema;
         Forest = forest;
         Manifest = manifest;
@@ -81,6 +83,12 @@ public sealed class AnomalyModel
     public IReadOnlyList<double> BaselineMedian => _median;
 
     public IReadOnlyList<double> BaselineScale => _scale;
+
+    /// <summary>Per-service baselines that relative features (events v2) are computed against; null when the schema has none.</summary>
+    public ServiceBaselines? ServiceBaselines { get; }
+
+    /// <summary>The same model carrying the per-service baselines its features were computed with.</summary>
+    public AnomalyModel WithServiceBaselines(ServiceBaselines baselines) => new(Schema, Forest, Manifest, _median, _scale, baselines);
 
     /// <param name="extremeRobustZ">When set, a row with any feature at least this many robust
     /// standard deviations from the training median is anomalous even if the forest scores it
@@ -306,6 +314,9 @@ public sealed class AnomalyModel
             WriteDouble(v);
         }
 
+        var baselines = ServiceBaselines is null ? [] : JsonSerializer.SerializeToUtf8Bytes(ServiceBaselines.Services, ManifestJson.Options);
+        WriteInt(baselines.Length);
+        ms.Write(baselines);
         return ms.ToArray();
     }
 
@@ -333,7 +344,7 @@ public sealed class AnomalyModel
         }
 
         var version = ReadInt(data);
-        if (version != FormatVersion)
+        if (version is not (1 or FormatVersion))
         {
             throw new InvalidDataException($"Model format version {version} is not supported (this build reads {FormatVersion}).");
         }
@@ -373,8 +384,15 @@ public sealed class AnomalyModel
             scale[i] = ReadDouble(data);
         }
 
+        ServiceBaselines? serviceBaselines = null;
+        if (version >= 2 && ReadInt(data) is > 0 and var length)
+        {
+            serviceBaselines = new ServiceBaselines(JsonSerializer.Deserialize<List<ServiceBaseline>>(data.Slice(at, length), ManifestJson.Options)
+                ?? throw new InvalidDataException("Model service baselines are empty."));
+        }
+
         var forest = IsolationForest.FromParts(nodes, roots, expected.Count, manifest.SamplesPerTree, manifest.Offset);
-        return new AnomalyModel(expected, forest, manifest, median, scale);
+        return new AnomalyModel(expected, forest, manifest, median, scale, serviceBaselines);
     }
 
     /// <summary>Reads only the manifest (for listings), without checking the schema.</summary>

@@ -57,8 +57,8 @@ public sealed class LatencyDigest(int exactLimit = LatencyDigest.DefaultExactLim
         AddToSketch(latencyMs);
     }
 
-    /// <summary>Mean, population stddev, p95 and p99; zeros when there is no latency.</summary>
-    public (double Mean, double Stddev, double P95, double P99) Summarize()
+    /// <summary>Mean, population stddev, p50, p95 and p99; zeros when there is no latency.</summary>
+    public (double Mean, double Stddev, double P50, double P95, double P99) Summarize()
     {
         if (Count == 0)
         {
@@ -67,7 +67,7 @@ public sealed class LatencyDigest(int exactLimit = LatencyDigest.DefaultExactLim
 
         if (_buckets is not null)
         {
-            return (_mean, Math.Sqrt(_m2 / Count), SketchPercentile(95), SketchPercentile(99));
+            return (_mean, Math.Sqrt(_m2 / Count), SketchPercentile(50), SketchPercentile(95), SketchPercentile(99));
         }
 
         var span = _values.AsSpan(0, Count);
@@ -86,7 +86,47 @@ public sealed class LatencyDigest(int exactLimit = LatencyDigest.DefaultExactLim
 
         // Percentiles need order; the window is closed when this is asked, so sorting in place is fine.
         span.Sort();
-        return (mean, Math.Sqrt(squares / span.Length), Percentiles.LinearSorted(span, 95), Percentiles.LinearSorted(span, 99));
+        return (mean, Math.Sqrt(squares / span.Length), Percentiles.LinearSorted(span, 50), Percentiles.LinearSorted(span, 95), Percentiles.LinearSorted(span, 99));
+    }
+
+    /// <summary>How many latencies exceed the threshold (in the sketch: buckets whose value does, within 1 %).</summary>
+    public int CountAbove(double threshold)
+    {
+        var above = 0;
+        if (_buckets is null)
+        {
+            foreach (var v in _values.AsSpan(0, Count))
+            {
+                above += v > threshold ? 1 : 0;
+            }
+
+            return above;
+        }
+
+        for (var i = 0; i < _buckets.Length; i++)
+        {
+            above += BucketValue(i) > threshold ? _buckets[i] : 0;
+        }
+
+        return above;
+    }
+
+    /// <summary>Appends the latencies (in the sketch: each bucket's value, as often as it was hit) for pooled statistics.</summary>
+    public void AppendTo(List<double> target)
+    {
+        if (_buckets is null)
+        {
+            target.AddRange(_values.AsSpan(0, Count));
+            return;
+        }
+
+        for (var i = 0; i < _buckets.Length; i++)
+        {
+            for (var k = 0; k < _buckets[i]; k++)
+            {
+                target.Add(BucketValue(i));
+            }
+        }
     }
 
     private void SwitchToSketch()

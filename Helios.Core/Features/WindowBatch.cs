@@ -1,4 +1,5 @@
 using Helios.Core.Events;
+using Helios.Core.Windows;
 
 namespace Helios.Core.Features;
 
@@ -6,36 +7,38 @@ namespace Helios.Core.Features;
 public readonly record struct WindowEvent(long TimestampTicks, int Service, EventLevel Level, double LatencyMs, string? Endpoint);
 
 /// <summary>
-/// Feature rows for training from a stored or generated batch of events: the same tumbling windows
+/// Windows for training from a stored or generated batch of events: the same tumbling windows
 /// (per service, start = t - t mod size) and the same <see cref="WindowAccumulator"/> as the streaming
-/// detector, without the watermark bookkeeping a batch in time order does not need.
+/// detector, without the watermark bookkeeping that a batch in time order does not need.
 /// </summary>
 public static class WindowBatch
 {
     /// <summary>
-    /// Rows (row-major, <see cref="EventWindowFeatures.Schema"/> order) of every window that ends at or before
-    /// <paramref name="endTicks"/> and holds at least <paramref name="minEvents"/> events. Events must be in
-    /// event-time order per service; windows are emitted as they close, then the rest by service.
+    /// Every window that ends at or before <paramref name="endTicks"/>, as the detector would close it.
+    /// Events must be in event-time order per service; windows come out as they close, then the rest by service.
     /// </summary>
-    public static double[] Extract(ReadOnlySpan<WindowEvent> events, int services, TimeSpan window, int minEvents, long endTicks, out int rows)
+    public static List<ClosedWindow> Windows(ReadOnlySpan<WindowEvent> events, IReadOnlyList<string> services, TimeSpan window, long endTicks)
     {
         var size = window.Ticks;
-        var open = new WindowAccumulator?[services];
-        var openStart = new long[services];
-        var output = new List<double>(events.Length / Math.Max(minEvents, 1) * EventWindowFeatures.Schema.Count / 4);
-        rows = 0;
+        var open = new WindowAccumulator?[services.Count];
+        var openStart = new long[services.Count];
+        var closed = new List<ClosedWindow>();
         foreach (ref readonly var e in events)
         {
             var start = e.TimestampTicks - (e.TimestampTicks % size);
             var acc = open[e.Service];
             if (acc is null || openStart[e.Service] != start)
             {
-                if (acc is not null && start < openStart[e.Service])
+                if (acc is not null)
                 {
-                    throw new ArgumentException($"Events of service {e.Service} are not in event-time order at {new DateTime(e.TimestampTicks, DateTimeKind.Utc):O}.", nameof(events));
+                    if (start < openStart[e.Service])
+                    {
+                        throw new ArgumentException($"Events of service {services[e.Service]} are not in event-time order at {new DateTime(e.TimestampTicks, DateTimeKind.Utc):O}.", nameof(events));
+                    }
+
+                    closed.Add(Close(services[e.Service], openStart[e.Service], size, acc));
                 }
 
-                rows += Close(acc, minEvents, output);
                 open[e.Service] = acc = new WindowAccumulator();
                 openStart[e.Service] = start;
             }
@@ -43,25 +46,17 @@ public static class WindowBatch
             acc.Add(e.Level, e.LatencyMs, e.Endpoint);
         }
 
-        for (var s = 0; s < services; s++)
+        for (var s = 0; s < services.Count; s++)
         {
             if (open[s] is { } acc && openStart[s] + size <= endTicks)
             {
-                rows += Close(acc, minEvents, output);
+                closed.Add(Close(services[s], openStart[s], size, acc));
             }
         }
 
-        return [.. output];
+        return closed;
     }
 
-    private static int Close(WindowAccumulator? acc, int minEvents, List<double> output)
-    {
-        if (acc is null || acc.Count < minEvents)
-        {
-            return 0;
-        }
-
-        output.AddRange(acc.ToFeatures());
-        return 1;
-    }
+    private static ClosedWindow Close(string service, long start, long size, WindowAccumulator events) =>
+        new(service, new DateTimeOffset(start, TimeSpan.Zero), new DateTimeOffset(start + size, TimeSpan.Zero), events);
 }

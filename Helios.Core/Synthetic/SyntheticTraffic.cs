@@ -61,30 +61,81 @@ public static class SyntheticTraffic
     }
 
     /// <summary>Normal traffic for [start, end), minute by minute, in time order per minute.</summary>
-    public static IEnumerable<SyntheticEvent> Generate(DateTimeOffset start, DateTimeOffset end, double baseRps, ulong seed, IReadOnlyList<SyntheticService>? services = null)
+    public static IEnumerable<SyntheticEvent> Generate(DateTimeOffset start, DateTimeOffset end, double baseRps, ulong seed, IReadOnlyList<SyntheticService>? services = null) =>
+        Generate(start, end, baseRps, seed, services, []);
+
+    /// <summary>
+    /// The generator behind <see cref="Generate(DateTimeOffset, DateTimeOffset, double, ulong, IReadOnlyList{SyntheticService}?)"/>
+    /// with scenarios applied; with no scenario active it draws exactly the normal stream.
+    /// </summary>
+    internal static IEnumerable<SyntheticEvent> Generate(DateTimeOffset start, DateTimeOffset end, double baseRps, ulong seed, IReadOnlyList<SyntheticService>? services, IReadOnlyList<ChaosScenario> plan)
     {
         services ??= Services;
         var rng = new Xoshiro256(seed);
         var buffer = new List<SyntheticEvent>();
+        var active = new List<ChaosScenario>();
+        var impacts = new List<(ChaosScenario Scenario, ServiceImpact Impact)>();
+        var next = 0;
         for (var minute = start; minute < end; minute = minute.AddMinutes(1))
         {
+            var minuteEnd = minute.AddMinutes(1);
+            active.RemoveAll(s => s.End <= minute);
+            while (next < plan.Count && plan[next].Start < minuteEnd)
+            {
+                if (plan[next].End > minute)
+                {
+                    active.Add(plan[next]);
+                }
+
+                next++;
+            }
+
             var season = Seasonality(minute);
             buffer.Clear();
             foreach (var s in services)
             {
-                var count = Poisson(baseRps * s.Share * season * 60, ref rng);
+                impacts.Clear();
+                foreach (var scenario in active)
+                {
+                    foreach (var impact in scenario.Impacts)
+                    {
+                        if (impact.Service == s.Name)
+                        {
+                            impacts.Add((scenario, impact));
+                        }
+                    }
+                }
+
+                var lambda = baseRps * s.Share * season * 60;
+                var count = Poisson(lambda, ref rng);
                 for (var i = 0; i < count; i++)
                 {
                     var at = minute.AddTicks((long)(rng.NextDouble() * TimeSpan.TicksPerMinute));
-                    if (at >= end)
+                    if (at < end)
+                    {
+                        buffer.Add(Event(s, at, impacts, ref rng));
+                    }
+                }
+
+                // A surge adds the extra events inside the part of the minute it covers.
+                foreach (var (scenario, impact) in impacts)
+                {
+                    var covered = scenario.Overlap(minute, minuteEnd);
+                    if (impact.RateFactor <= 1 || covered <= TimeSpan.Zero)
                     {
                         continue;
                     }
 
-                    var isError = rng.NextDouble() < s.ErrorRate;
-                    var level = isError ? (rng.NextDouble() < 0.1 ? EventLevel.Critical : EventLevel.Error) : (rng.NextDouble() < 0.05 ? EventLevel.Warn : EventLevel.Info);
-                    var latency = Math.Exp(s.LatencyMu + (s.LatencySigma * rng.NextGaussian()));
-                    buffer.Add(new SyntheticEvent(at, s, level, latency, s.Endpoints[rng.NextInt(s.Endpoints.Count)]));
+                    var from = scenario.Start > minute ? scenario.Start : minute;
+                    var extra = Poisson(lambda * (impact.RateFactor - 1) * (covered / TimeSpan.FromMinutes(1)), ref rng);
+                    for (var i = 0; i < extra; i++)
+                    {
+                        var at = from.AddTicks((long)(rng.NextDouble() * covered.Ticks));
+                        if (at < end)
+                        {
+                            buffer.Add(Event(s, at, impacts, ref rng));
+                        }
+                    }
                 }
             }
 
@@ -96,46 +147,63 @@ public static class SyntheticTraffic
         }
     }
 
-    /// <summary>
-    /// Feature rows of every full window of normal traffic over [start, end), through the same
-    /// accumulator the detector uses. Windows below <paramref name="minEvents"/> are skipped, as when serving.
-    /// </summary>
-    public static double[] TrainingWindows(DateTimeOffset start, DateTimeOffset end, TimeSpan window, double baseRps, ulong seed, int minEvents, out int rows)
+    private static SyntheticEvent Event(SyntheticService s, DateTimeOffset at, List<(ChaosScenario Scenario, ServiceImpact Impact)> impacts, ref Xoshiro256 rng)
     {
-        var windows = new EventTimeWindows(window, TimeSpan.Zero);
-        var features = new List<double>();
-        rows = 0;
-        foreach (var e in Generate(start, end, baseRps, seed))
+        double errorRate = s.ErrorRate, latencyFactor = 1;
+        foreach (var (scenario, impact) in impacts)
         {
-            windows.Add(e.ToTelemetryEventLite());
-            foreach (var closed in windows.DrainClosed())
+            if (at >= scenario.Start && at < scenario.End)
             {
-                rows += Append(closed, minEvents, features);
+                errorRate = Math.Max(errorRate, impact.ErrorRate);
+                latencyFactor *= impact.LatencyFactor;
             }
         }
 
-        // Windows still open at the end are complete only if they end at or before 'end'.
-        windows.Add(new TelemetryEvent(end.AddTicks(window.Ticks), "~flush", EventLevel.Info, "", null, null, null));
-        foreach (var closed in windows.DrainClosed())
+        var isError = rng.NextDouble() < errorRate;
+        var level = isError ? (rng.NextDouble() < 0.1 ? EventLevel.Critical : EventLevel.Error) : (rng.NextDouble() < 0.05 ? EventLevel.Warn : EventLevel.Info);
+        var latency = Math.Exp(s.LatencyMu + (s.LatencySigma * rng.NextGaussian())) * latencyFactor;
+        return new SyntheticEvent(at, s, level, latency, s.Endpoints[rng.NextInt(s.Endpoints.Count)]);
+    }
+
+    /// <summary>
+    /// Every full window of an event stream over [.., end), per service, closed by the same
+    /// <see cref="EventTimeWindows"/> the detector uses (the stream is in time order, so no lateness).
+    /// </summary>
+    public static List<ClosedWindow> Windows(IEnumerable<SyntheticEvent> events, TimeSpan window, DateTimeOffset end)
+    {
+        var windows = new EventTimeWindows(window, TimeSpan.Zero);
+        var result = new List<ClosedWindow>();
+        var now = DateTimeOffset.UnixEpoch;
+        foreach (var e in events)
         {
-            if (closed.Service != "~flush" && closed.End <= end)
+            windows.Add(e.ToTelemetryEventLite(), now: now);
+            result.AddRange(windows.DrainClosed(now));
+        }
+
+        // Windows still open at the end are complete only if they end at or before 'end'.
+        windows.Add(new TelemetryEvent(end.AddTicks(window.Ticks), "~flush", EventLevel.Info, "", null, null, null), now: now);
+        result.AddRange(windows.DrainClosed(now).Where(w => w.Service != "~flush" && w.End <= end));
+        return result;
+    }
+
+    /// <summary>
+    /// Seed-feature (events v1) rows of every full window of normal traffic over [start, end),
+    /// through the same accumulator the detector uses. Windows below <paramref name="minEvents"/> are skipped, as when serving.
+    /// </summary>
+    public static double[] TrainingWindows(DateTimeOffset start, DateTimeOffset end, TimeSpan window, double baseRps, ulong seed, int minEvents, out int rows)
+    {
+        var features = new List<double>();
+        rows = 0;
+        foreach (var w in Windows(Generate(start, end, baseRps, seed), window, end))
+        {
+            if (w.Events.Count >= minEvents)
             {
-                rows += Append(closed, minEvents, features);
+                features.AddRange(w.Events.ToFeatures());
+                rows++;
             }
         }
 
         return [.. features];
-    }
-
-    private static int Append(ClosedWindow w, int minEvents, List<double> features)
-    {
-        if (w.Events.Count < minEvents)
-        {
-            return 0;
-        }
-
-        features.AddRange(w.Events.ToFeatures());
-        return 1;
     }
 
     private static TelemetryEvent ToTelemetryEventLite(this SyntheticEvent e) =>

@@ -192,7 +192,7 @@ public sealed class DetectorWorker(
         activity?.SetTag("helios.window.start", window.Start.ToString("O"));
         activity?.SetTag("helios.window.events", window.Events.Count);
 
-        var features = window.Events.ToFeatures();
+        var features = EventWindowFeatures.For(window, active.Model.ServiceBaselines);
         var assessment = active.Model.Assess(features);
         if (_options.AnomalyThreshold is { } threshold)
         {

@@ -113,8 +113,9 @@ public sealed class ModelRegistry(NpgsqlDataSource db, ILogger<ModelRegistry> lo
     }
 
     /// <summary>
-    /// First start: when no events model is active, one service trains the bootstrap model on
-    /// synthetic normal traffic while the others wait on the advisory lock, then all load it.
+    /// First start: when no events model is active (or the active one has another feature schema
+    /// than this build), one service trains the bootstrap model on synthetic normal traffic while
+    /// the others wait on the advisory lock, then all load it.
     /// </summary>
     public async Task<long> EnsureBootstrapEventModelAsync(TimeSpan window, int minEvents, double contamination, CancellationToken ct)
     {
@@ -127,14 +128,19 @@ public sealed class ModelRegistry(NpgsqlDataSource db, ILogger<ModelRegistry> lo
 
         try
         {
-            if (await GetActiveVersionAsync(EventsKind, ct) is { } existing)
+            var active = await GetActiveAsync(EventsKind, ct);
+            if (active is { } existing && existing.Manifest.SchemaHash == EventWindowFeatures.Schema.Hash)
             {
-                return existing;
+                return existing.Version;
             }
 
+            // No model, or one built for another feature schema (e.g. events v1 after an
+            // upgrade to v2): this build cannot score with it, so it trains and activates one it can.
             var (model, summary) = BootstrapModel.TrainEventModel(window, minEvents, contamination);
             var version = await RegisterAsync(EventsKind, model, summary, activate: true, ct);
-            logger.LogInformation("No events model was active: trained bootstrap model v{Version} on {Rows} synthetic windows in {Seconds:0.00} s", version, summary.Rows, summary.Seconds);
+            logger.LogInformation("{Reason}: trained bootstrap model v{Version} ({Schema}) on {Rows} synthetic windows in {Seconds:0.00} s",
+                active is null ? "No events model was active" : $"Active events model v{active.Version} uses {active.Manifest.SchemaName}.v{active.Manifest.SchemaVersion}",
+                version, EventWindowFeatures.Schema.Id, summary.Rows, summary.Seconds);
             return version;
         }
         finally

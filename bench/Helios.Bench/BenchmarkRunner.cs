@@ -21,6 +21,7 @@ internal static class BenchmarkRunner
         new OddsBenchmark(),
         new ScoreBenchmark(),
         new TrainBenchmark(),
+        new ChaosBenchmark(),
     ];
 
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };

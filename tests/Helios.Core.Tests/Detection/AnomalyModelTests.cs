@@ -31,6 +31,31 @@ public class AnomalyModelTests
     }
 
     [Fact]
+    public void Serialize_WithServiceBaselines_RoundTrips()
+    {
+        var baselines = new ServiceBaselines([new ServiceBaseline("svc", [.. Enumerable.Range(1, 24).Select(h => (double)h)], 0.01, 80, 200)]);
+        var copy = AnomalyModel.Deserialize(Train().WithServiceBaselines(baselines).Serialize(), Schema);
+        var b = Assert.Single(copy.ServiceBaselines!.Services);
+        Assert.Equal(baselines.Services.Single().EventsPerMinuteByHour, b.EventsPerMinuteByHour);
+        Assert.Equal((0.01, 80.0, 200.0), (b.ErrorRate, b.LatencyP50, b.LatencyP95));
+        Assert.Null(copy.ServiceBaselines.For("other", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddMinutes(5)));
+    }
+
+    [Fact]
+    public void Deserialize_FormatVersion1_StillReads()
+    {
+        var model = Train();
+        var v2 = model.Serialize();
+        // A v1 payload is the v2 one without the trailing (empty) baselines length and with version 1.
+        var v1 = v2[..^4];
+        BitConverter.GetBytes(1).CopyTo(v1, 8);
+        var copy = AnomalyModel.Deserialize(v1, Schema);
+        double[] row = [10, 14, 9];
+        Assert.Equal(model.Assess(row), copy.Assess(row), new AssessmentComparer());
+        Assert.Null(copy.ServiceBaselines);
+    }
+
+    [Fact]
     public void Deserialize_OtherSchema_FailsClearly()
     {
         var bytes = Train().Serialize();

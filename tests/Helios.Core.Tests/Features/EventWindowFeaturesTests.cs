@@ -38,11 +38,63 @@ public class EventWindowFeaturesTests
     }
 
     [Fact]
-    public void Schema_HasSevenNamedFeatures_AndStableHash()
+    public void Schema_SeedSevenThenRelative_VersionedHashes()
     {
-        Assert.Equal(7, EventWindowFeatures.Schema.Count);
-        Assert.Equal("events.v1", EventWindowFeatures.Schema.Id);
-        Assert.Equal(new FeatureSchema("events", 1, [.. EventWindowFeatures.Schema.Features]).Hash, EventWindowFeatures.Schema.Hash);
-        Assert.NotEqual(new FeatureSchema("events", 2, [.. EventWindowFeatures.Schema.Features]).Hash, EventWindowFeatures.Schema.Hash);
+        Assert.Equal(7, EventWindowFeatures.SeedSchema.Count);
+        Assert.Equal("events.v1", EventWindowFeatures.SeedSchema.Id);
+        Assert.Equal("events.v2", EventWindowFeatures.Schema.Id);
+        Assert.Equal(EventWindowFeatures.SeedSchema.Features, EventWindowFeatures.Schema.Features.Take(7));
+        Assert.Equal("log_p50_ratio", EventWindowFeatures.Schema.Features[EventWindowFeatures.LogP50Ratio]);
+        Assert.Equal(new FeatureSchema("events", 2, [.. EventWindowFeatures.Schema.Features]).Hash, EventWindowFeatures.Schema.Hash);
+        Assert.NotEqual(EventWindowFeatures.SeedSchema.Hash, EventWindowFeatures.Schema.Hash);
+    }
+
+    [Fact]
+    public void BinomialSurprise_KnownTail_IsMinusLog10()
+    {
+        // P(X >= 2) for Binomial(12, 0.01) = 1 - 0.99^12 - 12 * 0.01 * 0.99^11
+        var tail = 1 - Math.Pow(0.99, 12) - (12 * 0.01 * Math.Pow(0.99, 11));
+        Assert.Equal(-Math.Log10(tail), EventWindowFeatures.BinomialSurprise(2, 12, 0.01), 9);
+        Assert.Equal(0, EventWindowFeatures.BinomialSurprise(1, 200, 0.01));
+        Assert.Equal(EventWindowFeatures.MaxSurprise, EventWindowFeatures.BinomialSurprise(500, 1000, 0.005));
+    }
+
+    [Fact]
+    public void PoissonSurprise_KnownTail_IsMinusLog10()
+    {
+        // P(X >= 3) for Poisson(1) = 1 - e^-1 (1 + 1 + 1/2)
+        Assert.Equal(-Math.Log10(1 - (Math.Exp(-1) * 2.5)), EventWindowFeatures.PoissonSurprise(3, 1), 9);
+        Assert.Equal(0, EventWindowFeatures.PoissonSurprise(100, 120));
+        Assert.True(EventWindowFeatures.PoissonSurprise(600, 100) > 40);
+    }
+
+    [Fact]
+    public void ToFeaturesWithBaseline_KnownWindow_RelativeToBaseline()
+    {
+        var acc = new WindowAccumulator();
+        for (var i = 0; i < 20; i++)
+        {
+            acc.Add(i < 10 ? EventLevel.Error : EventLevel.Info, i < 10 ? 400 : 100, "/a");
+        }
+
+        var f = acc.ToFeatures(new WindowBaseline(ExpectedEvents: 9, ErrorRate: 0.01, LatencyP50: 50, LatencyP95: 200));
+        Assert.Equal(EventWindowFeatures.Schema.Count, f.Length);
+        Assert.Equal(acc.ToFeatures(), f.Take(7));
+        Assert.Equal(Math.Log(21.0 / 10), f[EventWindowFeatures.LogRateRatio], 12);
+        Assert.Equal(EventWindowFeatures.PoissonSurprise(20, 9), f[EventWindowFeatures.RateSurprise], 12);
+        Assert.Equal(EventWindowFeatures.BinomialSurprise(10, 20, 0.01), f[EventWindowFeatures.ErrorSurprise], 12);
+        Assert.Equal(EventWindowFeatures.BinomialSurprise(10, 20, 0.05), f[EventWindowFeatures.SlowSurprise], 12);
+        // p50 of ten 100s and ten 400s is 250 (linear interpolation).
+        Assert.Equal(Math.Log(250.0 / 50), f[EventWindowFeatures.LogP50Ratio], 12);
+    }
+
+    [Fact]
+    public void ToFeaturesWithBaseline_UnknownService_RelativeFeaturesNeutral()
+    {
+        var acc = new WindowAccumulator();
+        acc.Add(EventLevel.Error, 100, "/a");
+        var f = acc.ToFeatures(null);
+        Assert.Equal(EventWindowFeatures.Schema.Count, f.Length);
+        Assert.All(f.Skip(7), v => Assert.Equal(0, v));
     }
 }

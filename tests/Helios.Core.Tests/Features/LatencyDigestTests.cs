@@ -20,7 +20,7 @@ public sealed class LatencyDigestTests
             digest.Add(v);
         }
 
-        var (mean, stddev, p95, p99) = digest.Summarize();
+        var (mean, stddev, _, p95, p99) = digest.Summarize();
         Assert.False(digest.IsSketch);
         Assert.Equal(40, mean, 12);
         Assert.Equal(Math.Sqrt(5000.0 / 6), stddev, 9);
@@ -38,7 +38,7 @@ public sealed class LatencyDigestTests
             digest.Add(v);
         }
 
-        var (mean, stddev, p95, p99) = digest.Summarize();
+        var (mean, stddev, _, p95, p99) = digest.Summarize();
         Assert.True(digest.IsSketch);
         Assert.Equal(50_000, digest.Count);
         var sorted = values.ToArray();
@@ -63,7 +63,7 @@ public sealed class LatencyDigestTests
             digest.Add(v);
         }
 
-        var (_, _, p95, p99) = digest.Summarize();
+        var (_, _, _, p95, p99) = digest.Summarize();
         var sorted = values.Order().ToArray();
         Assert.InRange(p95 / Percentiles.LinearSorted(sorted, 95), 0.99, 1.01);
         Assert.InRange(p99 / Percentiles.LinearSorted(sorted, 99), 0.99, 1.01);

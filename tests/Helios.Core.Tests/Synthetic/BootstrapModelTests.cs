@@ -41,14 +41,18 @@ public class BootstrapModelTests
             }
         }
 
-        var flagged = normal.Values.Count(a => Model.Value.Assess(a.ToFeatures()).IsAnomaly);
+        var model = Model.Value;
+        var end = start.AddMinutes(5);
+        var flagged = normal.Count(kv => model.Assess(kv.Value.ToFeatures(model.ServiceBaselines!.For(kv.Key, start, end))).IsAnomaly);
         Assert.True(flagged <= 1, $"{flagged} of 8 normal windows flagged");
-        var features = storm.ToFeatures();
-        var assessment = Model.Value.Assess(features);
+        var features = storm.ToFeatures(model.ServiceBaselines!.For("payment-service", start, end));
+        Assert.Equal(EventWindowFeatures.Schema.Count, features.Length);
+        var assessment = model.Assess(features);
         Assert.True(assessment.IsAnomaly);
         var alert = AlertFactory.ForEventWindow("payment-service", start, start.AddMinutes(5), features, assessment, 1, start);
         Assert.Equal("critical", alert.Severity);
-        Assert.Contains(alert.TopFeatures, t => t.Feature is "error_rate" or "avg_latency" or "p95_latency" or "latency_stddev" or "p99_latency");
+        Assert.Contains(alert.TopFeatures, t => t.Feature is "error_rate" or "error_surprise" or "slow_surprise" or "log_p50_ratio" or "avg_latency" or "p95_latency" or "latency_stddev" or "p99_latency");
+        Assert.Equal(EventWindowFeatures.Schema.Id, $"{model.Manifest.SchemaName}.v{model.Manifest.SchemaVersion}");
         Assert.False(string.IsNullOrWhiteSpace(alert.Explanation));
     }
 }

@@ -1,0 +1,17 @@
+using Helios.Core.Features;
+
+namespace Helios.Core.Detection;
+
+/// <summary>
+/// The Isolation Forest cannot make a window more anomalous than the most extreme training window
+/// in the direction it leaves the data, so a window extreme in ONE feature only (10x the traffic,
+/// everything else normal) scores like a mildly odd one. The guard looks at the events v2
+/// surprise features (binomial or Poisson -log10 p-values against the service's baseline) directly.
+/// </summary>
+public static class SurpriseGuard
+{
+    /// <summary>The largest surprise of an events v2 row (rate, errors, slow requests), in decimal digits.</summary>
+    public static double Score(ReadOnlySpan<double> features) => Math.Max(
+        features[EventWindowFeatures.RateSurprise],
+        Math.Max(features[EventWindowFeatures.ErrorSurprise], features[EventWindowFeatures.SlowSurprise]));
+}
