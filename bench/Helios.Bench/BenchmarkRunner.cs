@@ -19,6 +19,7 @@ internal static class BenchmarkRunner
     private static readonly IBenchmark[] All =
     [
         new OddsBenchmark(),
+        new NabBenchmark(),
     ];
 
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
