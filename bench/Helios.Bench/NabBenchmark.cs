@@ -353,6 +353,8 @@ internal sealed class NabBenchmark : IBenchmark
 
         private Prepared? _last;
 
+        private double[] _scores = [];
+
         public void Add(Prepared p, double[] features, int window, int columns)
         {
             if (!ReferenceEquals(p, _last))
@@ -366,8 +368,6 @@ internal sealed class NabBenchmark : IBenchmark
             Labels.Add(p.Labels[window]);
             Categories.Add(p.Stream.Category);
         }
-
-        private double[] _scores = [];
 
         /// <summary>Anomaly scores, higher = more anomalous (minus score_samples).</summary>
         public void Score(IsolationForest forest)
@@ -400,7 +400,7 @@ internal sealed class NabBenchmark : IBenchmark
                 var run = scores.AsSpan(start, end - start).ToArray();
                 if (reach.Scale != StreamScale.None)
                 {
-                    var median = Helios.Core.Features.Percentiles.Linear(run.ToArray(), 50);
+                    var median = Helios.Core.Features.Percentiles.Linear([.. run], 50);
                     var mad = Helios.Core.Features.Percentiles.Linear(run.Select(x => Math.Abs(x - median)).ToArray(), 50);
                     for (var i = 0; i < run.Length; i++)
                     {
