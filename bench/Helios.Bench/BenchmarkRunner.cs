@@ -22,6 +22,7 @@ internal static class BenchmarkRunner
         new ScoreBenchmark(),
         new TrainBenchmark(),
         new ChaosBenchmark(),
+        new NabBenchmark(),
     ];
 
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
