@@ -111,7 +111,7 @@ public sealed class PipelineTests(StackFixture stack)
         var info = await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/model/info");
         Assert.Equal("events", info.GetProperty("kind").GetString());
         Assert.Equal("synthetic-normal", info.GetProperty("training").GetProperty("source").GetString());
-        Assert.Equal(7, info.GetProperty("feature_schema").GetProperty("features").GetArrayLength());
+        Assert.Equal(Helios.Core.Features.EventWindowFeatures.Schema.Count, info.GetProperty("feature_schema").GetProperty("features").GetArrayLength());
         Assert.InRange(info.GetProperty("threshold").GetDouble(), -1, 0);
     }
 

@@ -50,4 +50,28 @@ public sealed class ModelRegistryTests(InfrastructureFixture infra)
         await using var history = db.CreateCommand("SELECT string_agg(version || ':' || action, ',' ORDER BY id) FROM model_history");
         Assert.Equal($"{first}:trained,{first}:activated,{second}:trained,{first}:deactivated,{second}:activated", await history.ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task EnsureBootstrapEventModel_ActiveModelOfAnotherSchema_TrainsAndActivatesOneThisBuildCanScoreWith()
+    {
+        await using var db = await infra.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        var registry = new ModelRegistry(db, NullLogger<ModelRegistry>.Instance);
+        var start = Helios.Core.Detection.BootstrapModel.TrainingStart;
+        var v1Rows = Helios.Core.Synthetic.SyntheticTraffic.TrainingWindows(start, start.AddDays(1), TimeSpan.FromMinutes(5), 2.0, 1, 10, out var rows);
+        var v1 = Helios.Core.Detection.AnomalyModel.Train(EventWindowFeatures.SeedSchema, v1Rows, new Helios.Core.Detection.IsolationForestOptions());
+        var old = await registry.RegisterAsync(ModelRegistry.EventsKind, v1,
+            new Helios.Core.Detection.TrainingSummary("synthetic-normal", start, start.AddDays(1), rows, 0), activate: true, CancellationToken.None);
+
+        var current = await registry.EnsureBootstrapEventModelAsync(TimeSpan.FromMinutes(5), 10, 0.05, CancellationToken.None);
+
+        Assert.NotEqual(old, current);
+        var loaded = await registry.LoadActiveAsync(ModelRegistry.EventsKind, EventWindowFeatures.Schema, CancellationToken.None);
+        Assert.NotNull(loaded);
+        Assert.Equal(current, loaded.Value.Record.Version);
+        Assert.Equal(EventWindowFeatures.Schema.Hash, loaded.Value.Model.Manifest.SchemaHash);
+        Assert.NotNull(loaded.Value.Model.ServiceBaselines);
+        await using var history = db.CreateCommand("SELECT string_agg(version || ':' || action, ',' ORDER BY id) FROM model_history");
+        Assert.Equal($"{old}:trained,{old}:activated,{current}:trained,{old}:deactivated,{current}:activated", await history.ExecuteScalarAsync());
+    }
 }
