@@ -14,4 +14,13 @@ public static class SurpriseGuard
     public static double Score(ReadOnlySpan<double> features) => Math.Max(
         features[EventWindowFeatures.RateSurprise],
         Math.Max(features[EventWindowFeatures.ErrorSurprise], features[EventWindowFeatures.SlowSurprise]));
+
+    /// <summary>
+    /// Evidence over two consecutive windows of a service: a window counts as surprising as its own
+    /// surprise, or as twice the smaller of its own and the previous window's, so an incident that
+    /// makes two windows in a row moderately unusual (a few extra errors in a quiet service) reaches
+    /// the threshold that one window alone would need to reach by itself. The end of an incident
+    /// does not carry over: a normal window has a small surprise of its own.
+    /// </summary>
+    public static double Persistent(double current, double previous) => Math.Max(current, 2 * Math.Min(current, previous));
 }

@@ -140,6 +140,41 @@ public static class Metrics
         return (bestThreshold, bestF1);
     }
 
+    /// <summary>
+    /// The lowest threshold (flag when score &gt;= threshold) whose precision on these labels is still at
+    /// least <paramref name="minPrecision"/>: the most recall an operator can have at a precision they ask for.
+    /// Falls back to the best-F1 threshold when no threshold reaches the precision.
+    /// </summary>
+    public static double ThresholdForPrecision(ReadOnlySpan<double> scores, ReadOnlySpan<bool> labels, double minPrecision)
+    {
+        var order = Order(scores);
+        Array.Reverse(order);
+        var chosen = double.NaN;
+        var tp = 0;
+        for (var i = 0; i < order.Length;)
+        {
+            var j = i;
+            while (j + 1 < order.Length && scores[order[j + 1]] == scores[order[i]])
+            {
+                j++;
+            }
+
+            for (var k = i; k <= j; k++)
+            {
+                tp += labels[order[k]] ? 1 : 0;
+            }
+
+            if (tp > 0 && (double)tp / (j + 1) >= minPrecision)
+            {
+                chosen = scores[order[i]];
+            }
+
+            i = j + 1;
+        }
+
+        return double.IsNaN(chosen) ? BestF1Threshold(scores, labels).Threshold : chosen;
+    }
+
     private static int[] Order(ReadOnlySpan<double> scores)
     {
         var order = new int[scores.Length];
