@@ -64,7 +64,7 @@ internal sealed class ScoreBenchmark : IBenchmark
     {
         var start = BootstrapModel.TrainingStart;
         var training = SyntheticTraffic.TrainingWindows(start, start.AddDays(7), TimeSpan.FromMinutes(5), SyntheticTraffic.DefaultBaseRps, 42, 10, out var windows);
-        var forest = IsolationForest.Fit(training, EventWindowFeatures.Schema.Count, new IsolationForestOptions { Seed = 42 });
+        var forest = IsolationForest.Fit(training, EventWindowFeatures.SeedSchema.Count, new IsolationForestOptions { Seed = 42 });
         var rng = new Xoshiro256(7);
         var rows = new double[Rows * Features];
         for (var r = 0; r < Rows; r++)
