@@ -23,4 +23,16 @@ public static class SurpriseGuard
     /// does not carry over: a normal window has a small surprise of its own.
     /// </summary>
     public static double Persistent(double current, double previous) => Math.Max(current, 2 * Math.Min(current, previous));
+
+    /// <summary>
+    /// Evidence from the service's last three windows and from the other services' windows of the same
+    /// slot (a shared dependency failing shows in several services at once). Surprises are -log10 p, so
+    /// under independence "both of two windows at least m" has surprise 2m and "all three" 3m; a peer is
+    /// the most surprising of <paramref name="peers"/> other services, so log10(peers) is taken off for
+    /// having had that many chances. A normal window keeps a small score: every term is capped by its own surprise.
+    /// </summary>
+    public static double Corroborated(double current, double previous, double beforePrevious, double peer, int peers) =>
+        Math.Max(
+            Math.Max(Persistent(current, previous), 3 * Math.Min(current, Math.Min(previous, beforePrevious))),
+            (2 * Math.Min(current, peer)) - Math.Log10(Math.Max(peers, 1)));
 }

@@ -24,4 +24,16 @@ public sealed class SurpriseGuardTests
     [InlineData(6.0, 1.0, 6.0)] // a window surprising on its own keeps its own surprise
     public void Persistent_TwoWindows_AccumulatesOnlyWhileBothAreUnusual(double current, double previous, double expected) =>
         Assert.Equal(expected, SurpriseGuard.Persistent(current, previous), 12);
+
+    [Fact]
+    public void Corroborated_ThreeModerateWindowsInARow_CountThreeTimesTheSmallest() =>
+        Assert.Equal(4.5, SurpriseGuard.Corroborated(1.5, 1.6, 1.7, peer: 0, peers: 7), 12);
+
+    [Fact]
+    public void Corroborated_PeerSurprisedInTheSameSlot_CountsTwiceTheSmallerLessTheChancesTaken() =>
+        Assert.Equal((2 * 2.0) - Math.Log10(7), SurpriseGuard.Corroborated(2.0, 0, 0, peer: 3.0, peers: 7), 12);
+
+    [Fact]
+    public void Corroborated_NormalWindowAmongSurprisedOnes_StaysSmall() =>
+        Assert.Equal(0.2, SurpriseGuard.Corroborated(0.1, 9, 9, peer: 9, peers: 1), 12);
 }
