@@ -35,5 +35,5 @@ public sealed class SurpriseGuardTests
 
     [Fact]
     public void Corroborated_NormalWindowAmongSurprisedOnes_StaysSmall() =>
-        Assert.Equal(0.2, SurpriseGuard.Corroborated(0.1, 9, 9, peer: 9, peers: 1), 12);
+        Assert.Equal(0.3, SurpriseGuard.Corroborated(0.1, 9, 9, peer: 9, peers: 1), 12); // at most three times its own
 }
