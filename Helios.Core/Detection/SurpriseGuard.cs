@@ -27,12 +27,22 @@ public static class SurpriseGuard
     /// <summary>
     /// Evidence from the service's last three windows and from the other services' windows of the same
     /// slot (a shared dependency failing shows in several services at once). Surprises are -log10 p, so
-    /// under independence "both of two windows at least m" has surprise 2m and "all three" 3m; a peer is
-    /// the most surprising of <paramref name="peers"/> other services, so log10(peers) is taken off for
-    /// having had that many chances. A normal window keeps a small score: every term is capped by its own surprise.
+    /// under independence "both of two windows at least m" has surprise 2m and "all three" 3m; for peers,
+    /// "this window and the j most surprised of n other services all at least m" has surprise (j + 1) m,
+    /// less log10 C(n, j) for the choice of which j. A normal window keeps a small score: every term is
+    /// capped by its own surprise.
     /// </summary>
-    public static double Corroborated(double current, double previous, double beforePrevious, double peer, int peers) =>
-        Math.Max(
-            Math.Max(Persistent(current, previous), 3 * Math.Min(current, Math.Min(previous, beforePrevious))),
-            (2 * Math.Min(current, peer)) - Math.Log10(Math.Max(peers, 1)));
+    /// <param name="peers">Surprises of the other services' windows of the same slot, in descending order.</param>
+    public static double Corroborated(double current, double previous, double beforePrevious, ReadOnlySpan<double> peers)
+    {
+        var best = Math.Max(Persistent(current, previous), 3 * Math.Min(current, Math.Min(previous, beforePrevious)));
+        var logChoose = 0.0;
+        for (var j = 1; j <= peers.Length; j++)
+        {
+            logChoose += Math.Log10((double)(peers.Length - j + 1) / j);
+            best = Math.Max(best, ((j + 1) * Math.Min(current, peers[j - 1])) - logChoose);
+        }
+
+        return best;
+    }
 }

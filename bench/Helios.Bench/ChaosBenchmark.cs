@@ -270,9 +270,8 @@ internal sealed class ChaosBenchmark : IBenchmark
                 return SurpriseGuard.Persistent(own, previous);
             }
 
-            var others = bySlot[x.Window.Start].Where(p => p.Service != x.Window.Service).ToList();
-            return SurpriseGuard.Corroborated(own, previous, byStart.GetValueOrDefault((x.Window.Service, x.Window.Start - (2 * size))),
-                others.Select(p => p.Surprise).DefaultIfEmpty(0).Max(), others.Count);
+            var others = bySlot[x.Window.Start].Where(p => p.Service != x.Window.Service).Select(p => p.Surprise).OrderDescending().ToArray();
+            return SurpriseGuard.Corroborated(own, previous, byStart.GetValueOrDefault((x.Window.Service, x.Window.Start - (2 * size))), others);
         })];
     }
 

@@ -27,13 +27,17 @@ public sealed class SurpriseGuardTests
 
     [Fact]
     public void Corroborated_ThreeModerateWindowsInARow_CountThreeTimesTheSmallest() =>
-        Assert.Equal(4.5, SurpriseGuard.Corroborated(1.5, 1.6, 1.7, peer: 0, peers: 7), 12);
+        Assert.Equal(4.5, SurpriseGuard.Corroborated(1.5, 1.6, 1.7, [0, 0, 0, 0, 0, 0, 0]), 12);
 
     [Fact]
     public void Corroborated_PeerSurprisedInTheSameSlot_CountsTwiceTheSmallerLessTheChancesTaken() =>
-        Assert.Equal((2 * 2.0) - Math.Log10(7), SurpriseGuard.Corroborated(2.0, 0, 0, peer: 3.0, peers: 7), 12);
+        Assert.Equal((2 * 2.0) - Math.Log10(7), SurpriseGuard.Corroborated(2.0, 0, 0, [3.0, 0, 0, 0, 0, 0, 0]), 12);
+
+    [Fact]
+    public void Corroborated_ThreePeersSurprised_CountsFourTimesLessTheChoice() =>
+        Assert.Equal((4 * 1.5) - Math.Log10(35), SurpriseGuard.Corroborated(1.5, 0, 0, [2.0, 1.8, 1.6, 0.1, 0, 0, 0]), 12); // C(7, 3) = 35
 
     [Fact]
     public void Corroborated_NormalWindowAmongSurprisedOnes_StaysSmall() =>
-        Assert.Equal(0.3, SurpriseGuard.Corroborated(0.1, 9, 9, peer: 9, peers: 1), 12); // at most three times its own
+        Assert.Equal(0.3, SurpriseGuard.Corroborated(0.1, 9, 9, [9]), 12); // at most three times its own
 }
