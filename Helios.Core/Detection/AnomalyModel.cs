@@ -120,14 +120,36 @@ public sealed class AnomalyModel
                 column[r] = Math.Abs(column[r] - median[f]);
             }
 
-            // 1.4826 * MAD estimates a standard deviation; a constant feature gets a tiny
-            // relative scale so any change in it still stands out.
-            scale[f] = Math.Max(1.4826 * Percentiles.Linear(column, 50), Math.Max(Math.Abs(median[f]) * 0.01, 1e-6));
+            scale[f] = RobustScale(column, median[f]);
         }
 
         var manifest = new ModelManifest(FormatVersion, schema.Name, schema.Version, schema.Hash, schema.Features, forest.Trees,
             forest.SamplesPerTree, options.Contamination, options.Seed, forest.Offset, Percentiles.Linear(scores, 50), n, ScoreConvention, extremeRobustZ);
         return new AnomalyModel(schema, forest, manifest, median, scale);
+    }
+
+    /// <summary>
+    /// A robust standard deviation from the absolute deviations around the median: 1.4826 MAD; when more
+    /// than half the rows sit at the median (a zero-inflated feature such as an error rate or a surprise,
+    /// whose MAD is 0), 1.2533 x the mean absolute deviation (the same estimate for a normal distribution)
+    /// so z-scores stay readable; a constant feature gets a tiny relative scale so any change still stands out.
+    /// </summary>
+    internal static double RobustScale(Span<double> absoluteDeviations, double median)
+    {
+        var floor = Math.Max(Math.Abs(median) * 0.01, 1e-6);
+        var mad = 1.4826 * Percentiles.Linear(absoluteDeviations, 50);
+        if (mad > 0)
+        {
+            return Math.Max(mad, floor);
+        }
+
+        double sum = 0;
+        foreach (var d in absoluteDeviations)
+        {
+            sum += d;
+        }
+
+        return Math.Max(1.2533 * sum / Math.Max(absoluteDeviations.Length, 1), floor);
     }
 
     /// <summary>

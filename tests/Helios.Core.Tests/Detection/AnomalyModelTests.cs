@@ -20,6 +20,25 @@ public class AnomalyModelTests
     }
 
     [Fact]
+    public void RobustScale_ZeroInflatedFeature_UsesMeanAbsoluteDeviation()
+    {
+        // 90 % zeros, 10 % ones: MAD is 0, so the scale comes from the mean absolute deviation (0.1 x 1.2533).
+        var deviations = Enumerable.Range(0, 100).Select(i => i < 90 ? 0.0 : 1.0).ToArray();
+        Assert.Equal(0.12533, AnomalyModel.RobustScale(deviations, median: 0), 9);
+    }
+
+    [Fact]
+    public void RobustScale_SpreadFeature_Is1Point4826Mad()
+    {
+        var deviations = new double[] { 1, 2, 3, 4, 5 };
+        Assert.Equal(1.4826 * 3, AnomalyModel.RobustScale(deviations, median: 10), 9);
+    }
+
+    [Fact]
+    public void RobustScale_ConstantFeature_GetsATinyRelativeScale() =>
+        Assert.Equal(0.5, AnomalyModel.RobustScale(new double[10], median: 50), 12);
+
+    [Fact]
     public void Serialize_RoundTrip_GivesIdenticalAssessments()
     {
         var model = Train();
