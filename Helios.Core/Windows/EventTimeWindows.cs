@@ -16,7 +16,7 @@ public sealed record ClosedWindow(string Service, DateTimeOffset Start, DateTime
 /// </summary>
 public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, TimeSpan? idleTimeout = null)
 {
-    private readonly Dictionary<(string Service, long Start), WindowAccumulator> _open = [];
+    private readonly Dictionary<(string Service, long Start), (WindowAccumulator Events, int Source)> _open = [];
     private readonly Dictionary<int, Source> _sources = [];
     private readonly long _sizeTicks = size.Ticks;
     private readonly long _idleTicks = (idleTimeout ?? TimeSpan.FromSeconds(30)).Ticks;
@@ -51,13 +51,13 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
             return false;
         }
 
-        if (!_open.TryGetValue((evt.Service, start), out var acc))
+        if (!_open.TryGetValue((evt.Service, start), out var open))
         {
-            acc = new WindowAccumulator();
-            _open[(evt.Service, start)] = acc;
+            open = (new WindowAccumulator(), source);
+            _open[(evt.Service, start)] = open;
         }
 
-        acc.Add(evt.Level, evt.LatencyMs, evt.Endpoint);
+        open.Events.Add(evt.Level, evt.LatencyMs, evt.Endpoint);
         return true;
     }
 
@@ -74,8 +74,18 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
         }
     }
 
-    /// <summary>A source that is no longer ours (partition revoked) stops holding the watermark.</summary>
-    public void RemoveSource(int source) => _sources.Remove(source);
+    /// <summary>
+    /// A source that is no longer ours (partition revoked or lost) stops holding the watermark, and the
+    /// windows it opened are dropped: the partition's new owner rebuilds them from the committed offset.
+    /// </summary>
+    public void RemoveSource(int source)
+    {
+        _sources.Remove(source);
+        foreach (var key in _open.Where(w => w.Value.Source == source).Select(w => w.Key).ToList())
+        {
+            _open.Remove(key);
+        }
+    }
 
     /// <summary>Advances the watermark and removes and returns the windows it has passed, oldest first.</summary>
     public IReadOnlyList<ClosedWindow> DrainClosed(DateTimeOffset? now = null)
@@ -90,11 +100,11 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
         _drainedAt = _watermarkTicks;
 
         var closed = new List<ClosedWindow>();
-        foreach (var ((service, start), acc) in _open)
+        foreach (var ((service, start), open) in _open)
         {
             if (start + _sizeTicks <= _watermarkTicks)
             {
-                closed.Add(new ClosedWindow(service, new DateTimeOffset(start, TimeSpan.Zero), new DateTimeOffset(start + _sizeTicks, TimeSpan.Zero), acc));
+                closed.Add(new ClosedWindow(service, new DateTimeOffset(start, TimeSpan.Zero), new DateTimeOffset(start + _sizeTicks, TimeSpan.Zero), open.Events));
             }
         }
 

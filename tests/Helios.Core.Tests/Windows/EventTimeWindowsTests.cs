@@ -93,4 +93,16 @@ public class EventTimeWindowsTests
         Assert.Single(closed);
         Assert.Equal(1, closed[0].Events.Count);
     }
+
+    [Fact]
+    public void RemoveSource_RevokedPartition_DropsTheWindowsItOpened()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero);
+        w.Add(At(T0.AddMinutes(1), "a"), source: 0);
+        w.Add(At(T0.AddMinutes(1), "b"), source: 1);
+        w.RemoveSource(0);
+        Assert.Equal(1, w.OpenWindows);
+        w.Add(At(T0.AddMinutes(6), "b"), source: 1);
+        Assert.Equal(["b"], w.DrainClosed().Select(c => c.Service));
+    }
 }
