@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Helios.Core.Alerts;
+using Helios.Core.Detection;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -39,10 +40,35 @@ public sealed class AlertStore(NpgsqlDataSource db)
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    public async Task CountSuppressedAsync(Guid openAlert, CancellationToken ct)
+    /// <summary>
+    /// Sets the open alert's suppressed count from the stored windows it suppressed, rather than adding
+    /// one, so a window replayed after a crash is not counted twice.
+    /// </summary>
+    public async Task RecountSuppressedAsync(Guid openAlert, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand("UPDATE alerts SET suppressed_count = suppressed_count + 1 WHERE id = @id");
+        await using var cmd = db.CreateCommand(
+            """
+            UPDATE alerts a SET suppressed_count = (
+                SELECT count(*) FROM scored_windows w
+                WHERE w.alert_id = a.id AND w.service = a.service AND w.window_start <> a.window_start)
+            WHERE a.id = @id
+            """);
         cmd.Parameters.AddWithValue("id", openAlert);
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The newest alert of the service (what its cooldown compares against after a restart), or null.</summary>
+    public async Task<OpenAlert?> LatestAsync(string service, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("SELECT id, window_start, severity FROM alerts WHERE service = @service ORDER BY window_start DESC LIMIT 1");
+        cmd.Parameters.AddWithValue("service", service);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return null;
+        }
+
+        var severity = SeverityPolicy.TryParse(reader.GetString(2), out var s) ? s : Severity.Low;
+        return new OpenAlert(reader.GetGuid(0), new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc)), severity);
     }
 }

@@ -15,6 +15,7 @@ public sealed class DetectorMetrics : IDisposable
         WindowsScored = _meter.CreateCounter<long>("helios.detection.windows_scored", "{window}", "Closed windows scored");
         DeadLettered = _meter.CreateCounter<long>("helios.detection.dead_lettered", "{event}", "Malformed events sent to the dead-letter topic");
         LateEvents = _meter.CreateCounter<long>("helios.detection.late_events", "{event}", "Events that arrived after their window closed");
+        ReplayedEvents = _meter.CreateCounter<long>("helios.detection.replayed_events", "{event}", "Events re-read after a restart for windows already recorded");
         Latency = _meter.CreateHistogram<double>("helios.detection.latency", "s", "Time to score a closed window and publish its alert");
         WindowSize = _meter.CreateHistogram<long>("helios.detection.window_size", "{event}", "Events per scored window");
     }
@@ -28,6 +29,8 @@ public sealed class DetectorMetrics : IDisposable
     public Counter<long> DeadLettered { get; }
 
     public Counter<long> LateEvents { get; }
+
+    public Counter<long> ReplayedEvents { get; }
 
     public Histogram<double> Latency { get; }
 

@@ -19,13 +19,16 @@ namespace Helios.Detector.Detection;
 /// <summary>
 /// One consumer-group member on the events topic: validates (bad events to the dead-letter
 /// topic), windows by event time, scores closed windows with the active model, applies the
-/// cooldown and publishes then stores alerts.
+/// cooldown, stores and publishes alerts and records every closed window. Offsets are committed
+/// only below the first event of any window not yet recorded, so a crash loses nothing: the
+/// restarted detector re-reads those events, skips windows already recorded and rebuilds the rest whole.
 /// </summary>
 public sealed class DetectorWorker(
     KafkaClientFactory kafka,
     SchemaInitializer schema,
     ModelRegistry registry,
     AlertStore alerts,
+    WindowStore windowStore,
     DetectorMetrics metrics,
     IOptions<KafkaTopicsOptions> topicOptions,
     IOptions<DetectionOptions> detectionOptions,
@@ -36,6 +39,10 @@ public sealed class DetectorWorker(
     private readonly DetectionOptions _options = detectionOptions.Value;
     private readonly Dictionary<string, OpenAlert> _openAlerts = new(StringComparer.Ordinal);
     private readonly Dictionary<(string, DateTimeOffset), List<ActivityContext>> _windowTraces = [];
+    private readonly CommitTracker _commits = new();
+
+    /// <summary>Per service, the start of its newest recorded window (ticks); loaded from the store on first sight.</summary>
+    private readonly Dictionary<string, long> _closedThrough = new(StringComparer.Ordinal);
     private EventTimeWindows? _windows;
     private (long Version, AnomalyModel Model)? _model;
 
@@ -65,9 +72,17 @@ public sealed class DetectorWorker(
         // Partition end marks a partition caught up, so it stops holding the event-time watermark.
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
             c => c.EnablePartitionEof = true,
-            b => b.SetPartitionsAssignedHandler((_, assigned) => assigned.ForEach(p => _windows.AddSource(p.Partition.Value)))
-                  .SetPartitionsRevokedHandler((_, revoked) => revoked.ForEach(p => _windows.RemoveSource(p.Partition.Value)))
-                  .SetPartitionsLostHandler((_, lost) => lost.ForEach(p => _windows.RemoveSource(p.Partition.Value))));
+            b => b.SetPartitionsAssignedHandler((_, assigned) =>
+                    {
+                        ForgetServiceState();
+                        assigned.ForEach(p => _windows.AddSource(p.Partition.Value));
+                    })
+                  .SetPartitionsRevokedHandler((c, revoked) =>
+                    {
+                        CommitSafeOffsets(c, revoked.Select(p => p.TopicPartition));
+                        revoked.ForEach(p => Release(p.Partition.Value));
+                    })
+                  .SetPartitionsLostHandler((_, lost) => lost.ForEach(p => Release(p.Partition.Value))));
         consumer.Subscribe(_topics.EventsTopic);
         _consuming = true;
         logger.LogInformation("Detector consuming {Topic} as group {Group}, windows of {Window}", _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
@@ -113,39 +128,102 @@ public sealed class DetectorWorker(
 
             if (uncommitted && (closed.Count > 0 || lastCommit.Elapsed > TimeSpan.FromSeconds(1)))
             {
-                try
-                {
-                    consumer.Commit();
-                }
-                catch (KafkaException ex)
-                {
-                    logger.LogDebug("Commit skipped: {Reason}", ex.Error.Reason);
-                }
-
+                CommitSafeOffsets(consumer, consumer.Assignment);
                 uncommitted = false;
                 lastCommit.Restart();
             }
         }
 
+        CommitSafeOffsets(consumer, consumer.Assignment);
         consumer.Close();
+    }
+
+    /// <summary>Commits, per partition, up to the first event a window not yet recorded still needs.</summary>
+    private void CommitSafeOffsets(IConsumer<string, byte[]> consumer, IEnumerable<TopicPartition> partitions)
+    {
+        var offsets = partitions
+            .Select(p => (p, Offset: _commits.CommitOffset(p.Partition.Value)))
+            .Where(x => x.Offset is not null)
+            .Select(x => new TopicPartitionOffset(x.p, new Offset(x.Offset!.Value)))
+            .ToList();
+        if (offsets.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            consumer.Commit(offsets);
+        }
+        catch (KafkaException ex)
+        {
+            logger.LogDebug("Commit skipped: {Reason}", ex.Error.Reason);
+        }
+    }
+
+    /// <summary>A partition is no longer ours: its open windows go (the next owner rebuilds them) and so does what we knew of its services.</summary>
+    private void Release(int partition)
+    {
+        _windows?.RemoveSource(partition);
+        _commits.Forget(partition);
+        ForgetServiceState();
+    }
+
+    /// <summary>Another member may have moved a service on; what is cached about services is reloaded from the store.</summary>
+    private void ForgetServiceState()
+    {
+        _closedThrough.Clear();
+        _openAlerts.Clear();
+    }
+
+    /// <summary>Start (ticks) of the service's newest recorded window, and its newest alert for the cooldown, loaded once per assignment.</summary>
+    private async Task<long> ClosedThroughAsync(string service, CancellationToken ct)
+    {
+        if (_closedThrough.TryGetValue(service, out var ticks))
+        {
+            return ticks;
+        }
+
+        ticks = (await windowStore.LastClosedAsync(service, ct))?.UtcTicks ?? long.MinValue;
+        _closedThrough[service] = ticks;
+        if (await alerts.LatestAsync(service, ct) is { } latest)
+        {
+            _openAlerts[service] = latest;
+        }
+
+        return ticks;
     }
 
     private async Task HandleAsync(ConsumeResult<string, byte[]> message, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         var parent = KafkaTracing.Extract(message.Message.Headers);
         using var activity = parent is null ? null : KafkaTracing.StartProcess(_topics.EventsTopic, message);
+        var partition = message.Partition.Value;
         if (!EventParser.TryParse(message.Message.Value, out var evt, out var error))
         {
             await DeadLetterAsync(message, error!, producer, ct);
+            _commits.Consumed(partition, message.Offset.Value);
             return;
         }
 
         metrics.EventsProcessed.Add(1);
-        if (!_windows!.Add(evt!, message.Partition.Value))
+        var windowStart = EventTimeWindows.WindowStart(evt!.Timestamp, _options.WindowSize).UtcTicks;
+        if (windowStart <= await ClosedThroughAsync(evt.Service, ct))
         {
-            metrics.LateEvents.Add(1);
+            // Re-read after a restart: this window is recorded already, scoring it again from part of its events would be wrong.
+            metrics.ReplayedEvents.Add(1);
+            _commits.Consumed(partition, message.Offset.Value);
             return;
         }
+
+        if (!_windows!.Add(evt, partition))
+        {
+            metrics.LateEvents.Add(1);
+            _commits.Consumed(partition, message.Offset.Value);
+            return;
+        }
+
+        _commits.Hold(evt.Service, windowStart, partition, message.Offset.Value);
 
         if (parent is { } context)
         {
@@ -182,6 +260,7 @@ public sealed class DetectorWorker(
         _windowTraces.Remove((window.Service, window.Start), out var links);
         if (window.Events.Count < _options.MinEventsPerWindow || _model is not { } active)
         {
+            await RecordAsync(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: false), ct);
             return;
         }
 
@@ -202,6 +281,8 @@ public sealed class DetectorWorker(
         metrics.WindowsScored.Add(1);
         metrics.WindowSize.Record(window.Events.Count);
         activity?.SetTag("helios.anomaly", assessment.IsAnomaly);
+        Guid? alertId = null;
+        Guid? suppressedBy = null;
         if (assessment.IsAnomaly)
         {
             var alert = AlertFactory.ForEventWindow(window.Service, window.Start, window.End, features, assessment, active.Version, DateTimeOffset.UtcNow);
@@ -211,20 +292,46 @@ public sealed class DetectorWorker(
             switch (AlertCooldown.Decide(open, window.Start, severity, _options.AlertCooldown))
             {
                 case AlertDecision.Suppress:
-                    await alerts.CountSuppressedAsync(open!.Id, ct);
+                    suppressedBy = open!.Id;
                     activity?.SetTag("helios.alert.suppressed_by", open.Id.ToString());
                     break;
                 default:
+                    // Stored, then published, then the window recorded: a crash in between replays the
+                    // window, which upserts and republishes the same alert id (consumers de-duplicate by id).
                     await alerts.UpsertAsync(alert, ct);
                     await PublishAsync(alert, producer, ct);
                     _openAlerts[window.Service] = new OpenAlert(alert.Id, window.Start, severity);
+                    alertId = alert.Id;
                     activity?.SetTag("helios.alert.id", alert.Id.ToString());
                     logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O}: {Explanation}", alert.Id, alert.Severity, alert.Service, alert.WindowStart, alert.Explanation);
                     break;
             }
         }
 
+        await RecordAsync(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: true, features, assessment.Score,
+            assessment.Decision, assessment.IsAnomaly, alertId ?? suppressedBy, active.Version), ct);
+        if (suppressedBy is { } openId)
+        {
+            await alerts.RecountSuppressedAsync(openId, ct);
+        }
+
         metrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>Records the closed window (first record wins) and lets go of the offsets it held.</summary>
+    private async Task RecordAsync(WindowRecord record, CancellationToken ct)
+    {
+        if (!await windowStore.TryStoreAsync(record, ct))
+        {
+            logger.LogDebug("Window {Service} {Start:O} was recorded already", record.Service, record.Start);
+        }
+
+        var ticks = record.Start.UtcTicks;
+        _commits.Release(record.Service, ticks);
+        if (!_closedThrough.TryGetValue(record.Service, out var known) || ticks > known)
+        {
+            _closedThrough[record.Service] = ticks;
+        }
     }
 
     private async Task PublishAsync(AnomalyAlert alert, IProducer<string, byte[]> producer, CancellationToken ct)
@@ -268,6 +375,7 @@ public static class DetectionRegistration
     {
         builder.Services.AddSingleton<DetectorMetrics>();
         builder.Services.AddSingleton<AlertStore>();
+        builder.Services.AddSingleton<WindowStore>();
         builder.Services.AddSingleton<DetectorWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DetectorWorker>());
         builder.Services.AddHealthChecks().AddCheck<DetectorWorker>("detector");

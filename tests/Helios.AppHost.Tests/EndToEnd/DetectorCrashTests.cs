@@ -1,0 +1,78 @@
+using Helios.AppHost.Hosting;
+using Helios.Core.Events;
+using Helios.Core.Synthetic;
+using Helios.Core.Windows;
+using Npgsql;
+
+namespace Helios.AppHost.Tests.EndToEnd;
+
+/// <summary>kill -9 of the real detector process in the middle of a stream: nothing lost, every window recorded once, whole.</summary>
+[Collection(StackCollection.Name)]
+public sealed class DetectorCrashTests(StackFixture stack)
+{
+    private const int Windows = 6;
+
+    [Fact]
+    public async Task KilledDetector_MidStream_RecordsEveryWindowOnceWithAllItsEvents()
+    {
+        var services = SyntheticTraffic.Services.Where(s => s.Name is "api-gateway" or "user-service" or "search-service").ToList();
+        var start = stack.ReserveStart();
+        var end = start + (TestTraffic.Window * Windows);
+        var events = SyntheticTraffic.Generate(start, end, 20, 77, services).Select(e => e.ToTelemetryEvent()).ToList();
+        var expected = events
+            .GroupBy(e => (e.Service, EventTimeWindows.WindowStart(e.Timestamp, TestTraffic.Window)))
+            .ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(services.Count * Windows, expected.Count);
+
+        // First part: up to the middle of window 3, so windows 0-2 close and window 3 is open when the process dies.
+        var cut = start + (TestTraffic.Window * 3.5);
+        await TestTraffic.PublishAsync(stack.Api, events.Where(e => e.Timestamp < cut));
+        await using var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!);
+        await PipelineTests.Eventually(async () => await RecordedAsync(db, services, start, end) >= services.Count * 2, "windows 0-1 recorded before the kill", seconds: 120);
+
+        var detector = (ProjectResource)stack.App["detector"];
+        var restarts = detector.Restarts;
+        var killed = detector.ProcessId!.Value;
+        System.Diagnostics.Process.GetProcessById(killed).Kill();
+
+        // The rest of the stream arrives while the detector is down, then one later event per service closes every window.
+        await TestTraffic.PublishAsync(stack.Api, events.Where(e => e.Timestamp >= cut));
+        var tick = end + TimeSpan.FromMinutes(1);
+        await TestTraffic.PublishAsync(stack.Api, services.Select(s =>
+            new TelemetryEvent(tick, s.Name, EventLevel.Info, "tick", TestTraffic.Metadata(90, s.Endpoints[0]), null, null) { LatencyMs = 90, Endpoint = s.Endpoints[0] }));
+
+        await PipelineTests.Eventually(() => Task.FromResult(detector.Restarts > restarts && detector.State == ResourceState.Healthy), "detector restarted", seconds: 90);
+        Assert.NotEqual(killed, detector.ProcessId);
+        await PipelineTests.Eventually(async () => await RecordedAsync(db, services, start, end) == expected.Count, "every window recorded after the restart", seconds: 120);
+
+        var stored = new Dictionary<(string, DateTimeOffset), int>();
+        await using (var cmd = db.CreateCommand("SELECT service, window_start, event_count FROM scored_windows WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end"))
+        {
+            cmd.Parameters.AddWithValue("services", services.Select(s => s.Name).ToArray());
+            cmd.Parameters.AddWithValue("start", start);
+            cmd.Parameters.AddWithValue("end", end);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                stored.Add((reader.GetString(0), new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc))), reader.GetInt32(2));
+            }
+        }
+
+        // One record per window (the key) and each with every event of its window: none lost, none counted twice.
+        Assert.Equal(expected.OrderBy(kv => kv.Key), stored.OrderBy(kv => kv.Key));
+        await using var alerts = db.CreateCommand("SELECT count(*) - count(DISTINCT (service, window_start)) FROM alerts WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end");
+        alerts.Parameters.AddWithValue("services", services.Select(s => s.Name).ToArray());
+        alerts.Parameters.AddWithValue("start", start);
+        alerts.Parameters.AddWithValue("end", end);
+        Assert.Equal(0L, await alerts.ExecuteScalarAsync());
+    }
+
+    private static async Task<long> RecordedAsync(NpgsqlDataSource db, IReadOnlyList<SyntheticService> services, DateTimeOffset start, DateTimeOffset end)
+    {
+        await using var cmd = db.CreateCommand("SELECT count(*) FROM scored_windows WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end");
+        cmd.Parameters.AddWithValue("services", services.Select(s => s.Name).ToArray());
+        cmd.Parameters.AddWithValue("start", start);
+        cmd.Parameters.AddWithValue("end", end);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+}
