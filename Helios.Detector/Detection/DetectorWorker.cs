@@ -379,6 +379,8 @@ public static class DetectionRegistration
         builder.Services.AddSingleton<DetectorWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DetectorWorker>());
         builder.Services.AddHealthChecks().AddCheck<DetectorWorker>("detector");
+        builder.Services.AddSingleton<Storage.StorageMetrics>();
+        builder.Services.AddHostedService<Storage.EventStorageWorker>();
         return builder;
     }
 }

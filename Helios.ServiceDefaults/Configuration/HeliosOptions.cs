@@ -17,6 +17,10 @@ public sealed class KafkaTopicsOptions
 
     [Required]
     public string DetectorGroup { get; set; } = "helios-detector";
+
+    /// <summary>The event storage writer's own consumer group: storage and detection progress independently.</summary>
+    [Required]
+    public string StorageGroup { get; set; } = "helios-storage";
 }
 
 public sealed class DetectionOptions

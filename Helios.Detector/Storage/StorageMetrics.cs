@@ -1,0 +1,21 @@
+using System.Diagnostics.Metrics;
+
+namespace Helios.Detector.Storage;
+
+public sealed class StorageMetrics : IDisposable
+{
+    public const string MeterName = "Helios.Detector.Storage";
+    private readonly Meter _meter = new(MeterName);
+
+    public StorageMetrics()
+    {
+        Stored = _meter.CreateCounter<long>("helios.storage.events_stored", "{event}", "Events written to PostgreSQL (re-writes after a crash included)");
+        Skipped = _meter.CreateCounter<long>("helios.storage.events_skipped", "{event}", "Malformed events not stored (the detector dead-letters them)");
+    }
+
+    public Counter<long> Stored { get; }
+
+    public Counter<long> Skipped { get; }
+
+    public void Dispose() => _meter.Dispose();
+}
