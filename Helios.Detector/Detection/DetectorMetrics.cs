@@ -39,5 +39,9 @@ public sealed class DetectorMetrics : IDisposable
     public void ObserveOpenWindows(Func<int> openWindows) =>
         _meter.CreateObservableGauge("helios.detection.open_windows", openWindows, "{window}", "Windows currently open");
 
+    /// <summary>Events on the assigned partitions not consumed yet (high watermark minus position), refreshed by the consume loop.</summary>
+    public void ObserveConsumerLag(Func<long> lag) =>
+        _meter.CreateObservableGauge("helios.detection.consumer_lag", lag, "{event}", "Events waiting on the assigned partitions");
+
     public void Dispose() => _meter.Dispose();
 }

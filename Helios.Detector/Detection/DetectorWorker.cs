@@ -47,6 +47,7 @@ public sealed class DetectorWorker(
     private (long Version, AnomalyModel Model)? _model;
 
     private volatile bool _consuming;
+    private long _lag;
 
     /// <summary>The loaded model version (0 before the first load).</summary>
     public long ModelVersion => _model?.Version ?? 0;
@@ -68,6 +69,7 @@ public sealed class DetectorWorker(
 
         _windows = new EventTimeWindows(_options.WindowSize, _options.AllowedLateness, _options.IdleTimeout);
         metrics.ObserveOpenWindows(() => _windows.OpenWindows);
+        metrics.ObserveConsumerLag(() => Interlocked.Read(ref _lag));
         using var producer = kafka.CreateProducer("helios-detector");
         // Partition end marks a partition caught up, so it stops holding the event-time watermark.
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
@@ -123,6 +125,7 @@ public sealed class DetectorWorker(
             if (lastRefresh.Elapsed >= refreshEvery)
             {
                 await RefreshModelAsync(ct);
+                Interlocked.Exchange(ref _lag, Lag(consumer));
                 lastRefresh.Restart();
             }
 
@@ -136,6 +139,23 @@ public sealed class DetectorWorker(
 
         CommitSafeOffsets(consumer, consumer.Assignment);
         consumer.Close();
+    }
+
+    /// <summary>Sum over assigned partitions of high watermark minus position, from the client's cached watermarks (no broker round trip).</summary>
+    private static long Lag(IConsumer<string, byte[]> consumer)
+    {
+        long lag = 0;
+        foreach (var partition in consumer.Assignment)
+        {
+            var high = consumer.GetWatermarkOffsets(partition).High;
+            var position = consumer.Position(partition);
+            if (high != Offset.Unset && position != Offset.Unset)
+            {
+                lag += Math.Max(0, high.Value - position.Value);
+            }
+        }
+
+        return lag;
     }
 
     /// <summary>Commits, per partition, up to the first event a window not yet recorded still needs.</summary>
