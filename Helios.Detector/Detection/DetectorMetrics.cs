@@ -39,6 +39,10 @@ public sealed class DetectorMetrics : IDisposable
     public void ObserveOpenWindows(Func<int> openWindows) =>
         _meter.CreateObservableGauge("helios.detection.open_windows", openWindows, "{window}", "Windows currently open");
 
+    /// <summary>The version of the events model the detector scores with.</summary>
+    public void ObserveModelVersion(Func<long> version) =>
+        _meter.CreateObservableGauge("helios.detection.model_version", version, null, "Version of the active events model in use");
+
     /// <summary>Events on the assigned partitions not consumed yet (high watermark minus position), refreshed by the consume loop.</summary>
     public void ObserveConsumerLag(Func<long> lag) =>
         _meter.CreateObservableGauge("helios.detection.consumer_lag", lag, "{event}", "Events waiting on the assigned partitions");

@@ -70,6 +70,7 @@ public sealed class DetectorWorker(
         _windows = new EventTimeWindows(_options.WindowSize, _options.AllowedLateness, _options.IdleTimeout);
         metrics.ObserveOpenWindows(() => _windows.OpenWindows);
         metrics.ObserveConsumerLag(() => Interlocked.Read(ref _lag));
+        metrics.ObserveModelVersion(() => ModelVersion);
         using var producer = kafka.CreateProducer("helios-detector");
         // Partition end marks a partition caught up, so it stops holding the event-time watermark.
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
