@@ -15,7 +15,9 @@ public static class AlertCooldown
 {
     public static AlertDecision Decide(OpenAlert? last, DateTimeOffset windowStart, Severity severity, TimeSpan cooldown)
     {
-        if (last is null || windowStart - last.WindowStart >= cooldown || windowStart < last.WindowStart)
+        // The window that raised the open alert, seen again after a restart, raises it again: same id,
+        // upserted and republished, so an alert stored just before a crash still reaches the topic.
+        if (last is null || windowStart - last.WindowStart >= cooldown || windowStart <= last.WindowStart)
         {
             return AlertDecision.Raise;
         }

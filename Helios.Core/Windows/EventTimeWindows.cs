@@ -6,13 +6,15 @@ namespace Helios.Core.Windows;
 public sealed record ClosedWindow(string Service, DateTimeOffset Start, DateTimeOffset End, WindowAccumulator Events);
 
 /// <summary>
-/// Tumbling windows per service by EVENT time. Each source (a Kafka partition) has its own
-/// watermark, the largest event time it delivered minus the allowed lateness; the overall
-/// watermark is the smallest over sources still catching up, so a partition read ahead of the
-/// others cannot make their on-time events late. A source that is caught up (reached its end)
-/// or silent for the idle timeout (wall clock) stops holding the watermark back; when no source
-/// holds it, the largest applies, which also flushes the last windows of a quiet stream.
-/// Events for a window that has already closed are late: counted and reported, not added.
+/// Tumbling windows per service by EVENT time. Each source (a Kafka partition; a service's events
+/// all come from the partition its key maps to) has its own watermark: the largest event time it
+/// delivered minus the allowed lateness, never going back. A window closes when the watermark of
+/// the source that fed it passes its end, so a partition read ahead of the others cannot make
+/// their on-time events late, and a partition newly assigned after a rebalance or restart,
+/// re-read from its committed offset, starts from its own past rather than from where the others
+/// are. A source silent for the idle timeout (wall clock) moves with the largest event time of all
+/// sources, which flushes the last windows of a quiet stream; reaching a partition's end does not
+/// count, since its producer may only be slower than the others. Events for a window that has already closed are late: counted and reported, not added.
 /// </summary>
 public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, TimeSpan? idleTimeout = null)
 {
@@ -20,8 +22,8 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
     private readonly Dictionary<int, Source> _sources = [];
     private readonly long _sizeTicks = size.Ticks;
     private readonly long _idleTicks = (idleTimeout ?? TimeSpan.FromSeconds(30)).Ticks;
-    private long _watermarkTicks = long.MinValue;
-    private long _drainedAt = long.MinValue;
+    private long _watermarkVersion;
+    private long _drainedAt = -1;
 
     public TimeSpan Size => size;
 
@@ -29,7 +31,9 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
 
     public int OpenWindows => _open.Count;
 
-    public DateTimeOffset? Watermark => _watermarkTicks == long.MinValue ? null : new DateTimeOffset(_watermarkTicks, TimeSpan.Zero);
+    /// <summary>The most advanced source watermark (what a quiet stream is flushed up to).</summary>
+    public DateTimeOffset? Watermark =>
+        _sources.Count == 0 || _sources.Values.Max(s => s.WatermarkTicks) is var w && w == long.MinValue ? null : new DateTimeOffset(w, TimeSpan.Zero);
 
     public static DateTimeOffset WindowStart(DateTimeOffset timestamp, TimeSpan size)
     {
@@ -42,10 +46,10 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
     {
         var ticks = evt.Timestamp.UtcTicks;
         var nowTicks = (now ?? DateTimeOffset.UtcNow).UtcTicks;
-        var max = _sources.TryGetValue(source, out var s) ? Math.Max(s.MaxEventTicks, ticks) : ticks;
-        _sources[source] = new Source(max, nowTicks, CaughtUp: false);
+        var known = _sources.TryGetValue(source, out var s) ? s : new Source(long.MinValue, nowTicks, long.MinValue);
+        _sources[source] = known with { MaxEventTicks = Math.Max(known.MaxEventTicks, ticks), LastSeenTicks = nowTicks };
         var start = ticks - (ticks % _sizeTicks);
-        if (start + _sizeTicks <= _watermarkTicks)
+        if (start + _sizeTicks <= known.WatermarkTicks)
         {
             LateEvents++;
             return false;
@@ -63,16 +67,7 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
 
     /// <summary>A newly assigned source holds the watermark until it delivers, reaches its end or goes idle.</summary>
     public void AddSource(int source, DateTimeOffset? now = null) =>
-        _sources.TryAdd(source, new Source(long.MinValue, (now ?? DateTimeOffset.UtcNow).UtcTicks, CaughtUp: false));
-
-    /// <summary>The source has nothing more to deliver for now (partition end): it stops holding the watermark.</summary>
-    public void MarkCaughtUp(int source)
-    {
-        if (_sources.TryGetValue(source, out var s))
-        {
-            _sources[source] = s with { CaughtUp = true };
-        }
-    }
+        _sources.TryAdd(source, new Source(long.MinValue, (now ?? DateTimeOffset.UtcNow).UtcTicks, long.MinValue));
 
     /// <summary>
     /// A source that is no longer ours (partition revoked or lost) stops holding the watermark, and the
@@ -87,22 +82,22 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
         }
     }
 
-    /// <summary>Advances the watermark and removes and returns the windows it has passed, oldest first.</summary>
+    /// <summary>Advances the source watermarks and removes and returns the windows they have passed, oldest first.</summary>
     public IReadOnlyList<ClosedWindow> DrainClosed(DateTimeOffset? now = null)
     {
-        AdvanceWatermark((now ?? DateTimeOffset.UtcNow).UtcTicks);
-        // Nothing can have closed unless the watermark moved: a late event never opens a window.
-        if (_watermarkTicks == _drainedAt || _open.Count == 0)
+        AdvanceWatermarks((now ?? DateTimeOffset.UtcNow).UtcTicks);
+        // Nothing can have closed unless a watermark moved: a late event never opens a window.
+        if (_watermarkVersion == _drainedAt || _open.Count == 0)
         {
             return [];
         }
 
-        _drainedAt = _watermarkTicks;
+        _drainedAt = _watermarkVersion;
 
         var closed = new List<ClosedWindow>();
         foreach (var ((service, start), open) in _open)
         {
-            if (start + _sizeTicks <= _watermarkTicks)
+            if (_sources.TryGetValue(open.Source, out var source) && start + _sizeTicks <= source.WatermarkTicks)
             {
                 closed.Add(new ClosedWindow(service, new DateTimeOffset(start, TimeSpan.Zero), new DateTimeOffset(start + _sizeTicks, TimeSpan.Zero), open.Events));
             }
@@ -117,33 +112,33 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
         return closed;
     }
 
-    private void AdvanceWatermark(long nowTicks)
+    private void AdvanceWatermarks(long nowTicks)
     {
-        if (_sources.Count == 0)
-        {
-            return;
-        }
-
-        long holding = long.MaxValue, overallMax = long.MinValue;
+        var newest = long.MinValue;
         foreach (var (_, source) in _sources)
         {
-            overallMax = Math.Max(overallMax, source.MaxEventTicks);
-            if (!source.CaughtUp && nowTicks - source.LastSeenTicks < _idleTicks)
+            newest = Math.Max(newest, source.MaxEventTicks);
+        }
+
+        foreach (var (id, source) in _sources.ToList())
+        {
+            // Reaching a partition's end is not "done": the producer may only be slower than the others,
+            // so only silence for the idle timeout lets a source move with the others.
+            var quiet = nowTicks - source.LastSeenTicks >= _idleTicks;
+            var basis = quiet ? Math.Max(source.MaxEventTicks, newest) : source.MaxEventTicks;
+            if (basis == long.MinValue)
             {
-                holding = Math.Min(holding, source.MaxEventTicks);
+                continue;
+            }
+
+            var candidate = basis - allowedLateness.Ticks;
+            if (candidate > source.WatermarkTicks)
+            {
+                _sources[id] = source with { WatermarkTicks = candidate };
+                _watermarkVersion++;
             }
         }
-
-        var basis = holding == long.MaxValue ? overallMax : holding;
-        if (basis == long.MinValue)
-        {
-            return;
-        }
-
-        var candidate = basis - allowedLateness.Ticks;
-        // The watermark never goes back, even when a lagging source becomes active again.
-        _watermarkTicks = Math.Max(_watermarkTicks, candidate);
     }
 
-    private readonly record struct Source(long MaxEventTicks, long LastSeenTicks, bool CaughtUp);
+    private readonly record struct Source(long MaxEventTicks, long LastSeenTicks, long WatermarkTicks);
 }

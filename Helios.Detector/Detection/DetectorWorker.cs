@@ -72,9 +72,8 @@ public sealed class DetectorWorker(
         metrics.ObserveConsumerLag(() => Interlocked.Read(ref _lag));
         metrics.ObserveModelVersion(() => ModelVersion);
         using var producer = kafka.CreateProducer("helios-detector");
-        // Partition end marks a partition caught up, so it stops holding the event-time watermark.
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
-            c => c.EnablePartitionEof = true,
+            null,
             b => b.SetPartitionsAssignedHandler((_, assigned) =>
                     {
                         ForgetServiceState();
@@ -107,11 +106,7 @@ public sealed class DetectorWorker(
                 continue;
             }
 
-            if (message is { IsPartitionEOF: true })
-            {
-                _windows.MarkCaughtUp(message.Partition.Value);
-            }
-            else if (message is { Message: not null })
+            if (message is { Message: not null })
             {
                 await HandleAsync(message, producer, ct);
                 uncommitted = true;

@@ -126,7 +126,7 @@ public sealed class PipelineTests(StackFixture stack)
         }
     }
 
-    private static List<AnomalyAlert> ReadAlertsTopic(string bootstrap, TimeSpan wait, int expectAtLeast)
+    internal static List<AnomalyAlert> ReadAlertsTopic(string bootstrap, TimeSpan wait, int expectAtLeast)
     {
         using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {

@@ -31,4 +31,12 @@ public class AlertCooldownTests
         Assert.NotEqual(AlertIds.For("a", T0), AlertIds.For("b", T0));
         Assert.NotEqual(AlertIds.For("a", T0), AlertIds.For("a", T0.AddMinutes(5)));
     }
+
+    [Fact]
+    public void Decide_TheAlertsOwnWindowReplayed_RaisesItAgain()
+    {
+        var start = new DateTimeOffset(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
+        var open = new OpenAlert(Guid.NewGuid(), start, Severity.Critical);
+        Assert.Equal(AlertDecision.Raise, AlertCooldown.Decide(open, start, Severity.Critical, TimeSpan.FromMinutes(10)));
+    }
 }

@@ -56,17 +56,18 @@ public class EventTimeWindowsTests
     }
 
     [Fact]
-    public void MarkCaughtUp_LaggingSourceAtItsEnd_StopsHoldingTheWatermark()
+    public void DrainClosed_SourceBehindTheOthers_WaitsForItsOwnEventsUntilIdle()
     {
-        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero);
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero, idleTimeout: TimeSpan.FromSeconds(30));
         w.AddSource(0, T0);
         w.AddSource(1, T0);
         w.Add(At(T0.AddMinutes(1), "a"), source: 0, T0);
         w.Add(At(T0.AddMinutes(12), "b"), source: 1, T0);
-        Assert.Empty(w.DrainClosed(T0));
-        w.MarkCaughtUp(0);
-        var closed = Assert.Single(w.DrainClosed(T0));
-        Assert.Equal("a", closed.Service);
+        Assert.Empty(w.DrainClosed(T0.AddSeconds(10)));
+        // A slow producer, not a finished one: more of a's window may still come.
+        Assert.True(w.Add(At(T0.AddMinutes(2), "a"), source: 0, T0.AddSeconds(10)));
+        var closed = Assert.Single(w.DrainClosed(T0.AddSeconds(41)));
+        Assert.Equal(("a", 2), (closed.Service, closed.Events.Count));
         Assert.Equal(T0.AddMinutes(12), w.Watermark);
     }
 
@@ -104,5 +105,24 @@ public class EventTimeWindowsTests
         Assert.Equal(1, w.OpenWindows);
         w.Add(At(T0.AddMinutes(6), "b"), source: 1);
         Assert.Equal(["b"], w.DrainClosed().Select(c => c.Service));
+    }
+
+    [Fact]
+    public void Add_PartitionAssignedAfterOthersMovedOn_IsNotLateAndClosesByItsOwnProgress()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero);
+        w.AddSource(0, T0);
+        w.Add(At(T0.AddMinutes(21), "a"), source: 0, T0);
+        w.DrainClosed(T0);
+
+        // Partition 1 arrives after a rebalance and is re-read from its committed offset, far behind.
+        w.AddSource(1, T0);
+        Assert.True(w.Add(At(T0.AddMinutes(10), "b"), source: 1, T0), "a re-read partition is behind, not late");
+        Assert.True(w.Add(At(T0.AddMinutes(12), "b"), source: 1, T0));
+        Assert.Empty(w.DrainClosed(T0));
+        w.Add(At(T0.AddMinutes(16), "b"), source: 1, T0);
+        var closed = Assert.Single(w.DrainClosed(T0));
+        Assert.Equal(("b", T0.AddMinutes(10), 2), (closed.Service, closed.Start, closed.Events.Count));
+        Assert.Equal(0, w.LateEvents);
     }
 }

@@ -1,0 +1,102 @@
+using Helios.AppHost.Hosting;
+using Helios.AppHost.Testing;
+using Helios.Core.Synthetic;
+using Helios.Core.Windows;
+using Npgsql;
+
+namespace Helios.AppHost.Tests.EndToEnd;
+
+/// <summary>
+/// Two detector processes in one consumer group share the partitions; one is killed in the middle of the
+/// stream and the other takes its partitions over. Its own stack, so the group starts with both members.
+/// </summary>
+public sealed class TwoDetectorTests : IAsyncLifetime
+{
+    private DistributedApplication _app = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = await DistributedApplicationTestingBuilder.CreateAsync(b =>
+        {
+            var detector = b.Resources.OfType<ProjectResource>().Single(r => r.Name == "detector");
+            var helios = new ResourceBuilder<PostgresDatabaseResource>(b, b.Resources.OfType<PostgresDatabaseResource>().Single());
+            var kafka = new ResourceBuilder<KafkaResource>(b, b.Resources.OfType<KafkaResource>().Single());
+            b.AddProject("detector-b", detector.Project, port: 0)
+                .WithReference(helios).WaitFor(helios)
+                .WithReference(kafka).WaitFor(kafka);
+            // Only what this test needs: the optimizer and the dashboard stay out.
+            b.Resources.RemoveAll(r => r.Name is "optimizer" or "web");
+        });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await _app.StartAsync(timeout.Token);
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task TwoDetectors_OneKilledMidStream_NoDuplicateAlertAndEveryWindowWhole()
+    {
+        using var api = _app.CreateHttpClient("api");
+        var services = SyntheticTraffic.Services.ToList();
+        var start = new DateTimeOffset(2026, 4, 6, 8, 0, 0, TimeSpan.Zero);
+        var events = TestTraffic.WithStorm(services, "payment-service", start, windows: 4, stormWindow: 1, seed: 5);
+        var ticks = events.Where(e => e.Message == "tick").ToList();
+        var traffic = events.Except(ticks).ToList();
+        var end = start + (TestTraffic.Window * 4);
+        var expected = traffic.GroupBy(e => (e.Service, EventTimeWindows.WindowStart(e.Timestamp, TestTraffic.Window))).ToDictionary(g => g.Key, g => g.Count());
+        await using var db = NpgsqlDataSource.Create(_app.GetConnectionString("helios")!);
+
+        var cut = start + (TestTraffic.Window * 2.5);
+        await TestTraffic.PublishAsync(api, traffic.Where(e => e.Timestamp < cut));
+        await PipelineTests.Eventually(async () => await CountAsync(db, "SELECT count(*) FROM scored_windows WHERE window_start >= @start AND window_start < @end", start, end) >= services.Count, "first windows recorded by the two detectors");
+
+        var victim = (ProjectResource)_app["detector-b"];
+        System.Diagnostics.Process.GetProcessById(victim.ProcessId!.Value).Kill();
+        await TestTraffic.PublishAsync(api, traffic.Where(e => e.Timestamp >= cut));
+        await TestTraffic.PublishAsync(api, ticks);
+
+        await PipelineTests.Eventually(async () => await CountAsync(db, "SELECT count(*) FROM scored_windows WHERE window_start >= @start AND window_start < @end", start, end) == expected.Count,
+            "every window recorded", seconds: 150);
+        var stored = new Dictionary<(string, DateTimeOffset), int>();
+        await using (var cmd = db.CreateCommand("SELECT service, window_start, event_count FROM scored_windows WHERE window_start >= @start AND window_start < @end"))
+        {
+            cmd.Parameters.AddWithValue("start", start);
+            cmd.Parameters.AddWithValue("end", end);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                stored.Add((reader.GetString(0), new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc))), reader.GetInt32(2));
+            }
+        }
+
+        Assert.Equal(expected.OrderBy(kv => kv.Key), stored.OrderBy(kv => kv.Key));
+
+        // The storm raised its alert, whichever detector owned the service. No window has two alerts: the
+        // topic may carry a republished copy only under the same id, and every id on it is the stored one.
+        var alertsById = new Dictionary<Guid, (string Service, DateTimeOffset Start)>();
+        await using (var alerts = db.CreateCommand("SELECT id, service, window_start FROM alerts WHERE window_start >= @start AND window_start < @end"))
+        {
+            alerts.Parameters.AddWithValue("start", start);
+            alerts.Parameters.AddWithValue("end", end);
+            await using var reader = await alerts.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                alertsById.Add(reader.GetGuid(0), (reader.GetString(1), new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(2), DateTimeKind.Utc))));
+            }
+        }
+
+        Assert.Contains(alertsById.Values, a => a == ("payment-service", start + TestTraffic.Window));
+        Assert.Equal(alertsById.Count, alertsById.Values.Distinct().Count());
+        var onTopic = PipelineTests.ReadAlertsTopic(_app.GetConnectionString("kafka")!, TimeSpan.FromSeconds(10), expectAtLeast: alertsById.Count)
+            .Where(a => a.WindowStart >= start && a.WindowStart < end).ToList();
+        Assert.Equal(alertsById.Keys.Order(), onTopic.Select(a => a.Id).Distinct().Order());
+    }
+
+    private static async Task<long> CountAsync(NpgsqlDataSource db, string sql, DateTimeOffset start, DateTimeOffset end)
+    {
+        await using var cmd = db.CreateCommand(sql);
+        cmd.Parameters.AddWithValue("start", start);
+        cmd.Parameters.AddWithValue("end", end);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+}
