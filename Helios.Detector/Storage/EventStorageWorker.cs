@@ -98,7 +98,16 @@ public sealed class EventStorageWorker(
                 metrics.Stored.Add(batch.Count);
             }
 
-            consumer.Commit(next.Select(p => new TopicPartitionOffset(p.Key, new Offset(p.Value))));
+            try
+            {
+                consumer.Commit(next.Select(p => new TopicPartitionOffset(p.Key, new Offset(p.Value))));
+            }
+            catch (KafkaException ex)
+            {
+                // A partition moved to another member meanwhile: it re-writes the batch, which adds nothing (the key).
+                logger.LogDebug("Storage commit skipped: {Reason}", ex.Error.Reason);
+            }
+
             batch.Clear();
             next.Clear();
         }
