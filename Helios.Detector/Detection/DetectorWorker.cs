@@ -118,6 +118,9 @@ public sealed class DetectorWorker(
                 await ScoreAsync(window, producer, ct);
             }
 
+            // Recorded windows let go of their offsets, also when an idle flush closed them without new events.
+            uncommitted |= closed.Count > 0;
+
             if (lastRefresh.Elapsed >= refreshEvery)
             {
                 await RefreshModelAsync(ct);
