@@ -43,6 +43,9 @@ public sealed class DetectorWorker(
 
     /// <summary>Per service, the start of its newest recorded window (ticks); loaded from the store on first sight.</summary>
     private readonly Dictionary<string, long> _closedThrough = new(StringComparer.Ordinal);
+
+    /// <summary>Per service, the newest window this process closed itself: an event for it or an earlier one is late, not re-read.</summary>
+    private readonly Dictionary<string, long> _closedHere = new(StringComparer.Ordinal);
     private EventTimeWindows? _windows;
     private (long Version, AnomalyModel Model)? _model;
 
@@ -192,6 +195,7 @@ public sealed class DetectorWorker(
     private void ForgetServiceState()
     {
         _closedThrough.Clear();
+        _closedHere.Clear();
         _openAlerts.Clear();
     }
 
@@ -227,6 +231,16 @@ public sealed class DetectorWorker(
 
         metrics.EventsProcessed.Add(1);
         var windowStart = EventTimeWindows.WindowStart(evt!.Timestamp, _options.WindowSize).UtcTicks;
+        if (_closedHere.TryGetValue(evt.Service, out var closedHere) && windowStart <= closedHere)
+        {
+            // This process closed that window itself: the event is late. It is stored by the storage
+            // writer like any other and counted on its window's record.
+            metrics.LateEvents.Add(1);
+            await windowStore.CountLateAsync(evt.Service, new DateTimeOffset(windowStart, TimeSpan.Zero), ct);
+            _commits.Consumed(partition, message.Offset.Value);
+            return;
+        }
+
         if (windowStart <= await ClosedThroughAsync(evt.Service, ct))
         {
             // Re-read after a restart: this window is recorded already, scoring it again from part of its events would be wrong.
@@ -347,6 +361,11 @@ public sealed class DetectorWorker(
 
         var ticks = record.Start.UtcTicks;
         _commits.Release(record.Service, ticks);
+        if (!_closedHere.TryGetValue(record.Service, out var here) || ticks > here)
+        {
+            _closedHere[record.Service] = ticks;
+        }
+
         if (!_closedThrough.TryGetValue(record.Service, out var known) || ticks > known)
         {
             _closedThrough[record.Service] = ticks;

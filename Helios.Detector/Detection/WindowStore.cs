@@ -52,4 +52,13 @@ public sealed class WindowStore(NpgsqlDataSource db)
         cmd.Parameters.AddWithValue("service", service);
         return await cmd.ExecuteScalarAsync(ct) is DateTime at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null;
     }
+
+    /// <summary>Counts a late event on the window it belonged to (no row: a window that never opened, nothing to count on).</summary>
+    public async Task CountLateAsync(string service, DateTimeOffset windowStart, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("UPDATE scored_windows SET late_events = late_events + 1 WHERE service = @service AND window_start = @start");
+        cmd.Parameters.AddWithValue("service", service);
+        cmd.Parameters.AddWithValue("start", windowStart);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
 }
