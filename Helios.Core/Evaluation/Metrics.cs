@@ -63,38 +63,18 @@ public static class Metrics
     /// <summary>PR-AUC as average precision (scikit-learn's average_precision_score): sum over thresholds of (R_n - R_{n-1}) P_n.</summary>
     public static double AveragePrecision(ReadOnlySpan<double> scores, ReadOnlySpan<bool> labels)
     {
-        var order = Order(scores);
-        Array.Reverse(order);
-        var positives = 0;
-        foreach (var l in labels)
-        {
-            positives += l ? 1 : 0;
-        }
-
+        var points = OperatingPoints(scores, labels, out var positives);
         if (positives == 0)
         {
             return double.NaN;
         }
 
         double ap = 0;
-        int tp = 0, seen = 0;
-        for (var i = 0; i < order.Length;)
+        var tpBefore = 0;
+        foreach (var (_, tp, flagged) in points)
         {
-            var j = i;
-            while (j + 1 < order.Length && scores[order[j + 1]] == scores[order[i]])
-            {
-                j++;
-            }
-
-            var tpBefore = tp;
-            for (var k = i; k <= j; k++)
-            {
-                tp += labels[order[k]] ? 1 : 0;
-            }
-
-            seen = j + 1;
-            ap += (double)(tp - tpBefore) / positives * ((double)tp / seen);
-            i = j + 1;
+            ap += (double)(tp - tpBefore) / positives * ((double)tp / flagged);
+            tpBefore = tp;
         }
 
         return ap;
@@ -103,38 +83,14 @@ public static class Metrics
     /// <summary>The threshold (flag when score &gt;= threshold) with the best F1 on these labels.</summary>
     public static (double Threshold, double F1) BestF1Threshold(ReadOnlySpan<double> scores, ReadOnlySpan<bool> labels)
     {
-        var order = Order(scores);
-        Array.Reverse(order);
-        var positives = 0;
-        foreach (var l in labels)
-        {
-            positives += l ? 1 : 0;
-        }
-
         double bestF1 = 0, bestThreshold = double.PositiveInfinity;
-        var tp = 0;
-        for (var i = 0; i < order.Length;)
+        foreach (var (threshold, tp, flagged) in OperatingPoints(scores, labels, out var positives))
         {
-            var j = i;
-            while (j + 1 < order.Length && scores[order[j + 1]] == scores[order[i]])
-            {
-                j++;
-            }
-
-            for (var k = i; k <= j; k++)
-            {
-                tp += labels[order[k]] ? 1 : 0;
-            }
-
-            var flagged = j + 1;
             var f1 = tp == 0 ? 0 : 2.0 * tp / (flagged + positives);
             if (f1 > bestF1)
             {
-                bestF1 = f1;
-                bestThreshold = scores[order[i]];
+                (bestF1, bestThreshold) = (f1, threshold);
             }
-
-            i = j + 1;
         }
 
         return (bestThreshold, bestF1);
@@ -147,9 +103,33 @@ public static class Metrics
     /// </summary>
     public static double ThresholdForPrecision(ReadOnlySpan<double> scores, ReadOnlySpan<bool> labels, double minPrecision)
     {
+        var chosen = double.NaN;
+        foreach (var (threshold, tp, flagged) in OperatingPoints(scores, labels, out _))
+        {
+            if (tp > 0 && (double)tp / flagged >= minPrecision)
+            {
+                chosen = threshold;
+            }
+        }
+
+        return double.IsNaN(chosen) ? BestF1Threshold(scores, labels).Threshold : chosen;
+    }
+
+    /// <summary>
+    /// Every distinct threshold from the highest score down (ties form one threshold), with the true
+    /// positives and the rows flagged at "score &gt;= threshold".
+    /// </summary>
+    private static List<(double Threshold, int TruePositives, int Flagged)> OperatingPoints(ReadOnlySpan<double> scores, ReadOnlySpan<bool> labels, out int positives)
+    {
         var order = Order(scores);
         Array.Reverse(order);
-        var chosen = double.NaN;
+        positives = 0;
+        foreach (var l in labels)
+        {
+            positives += l ? 1 : 0;
+        }
+
+        var points = new List<(double, int, int)>();
         var tp = 0;
         for (var i = 0; i < order.Length;)
         {
@@ -164,15 +144,11 @@ public static class Metrics
                 tp += labels[order[k]] ? 1 : 0;
             }
 
-            if (tp > 0 && (double)tp / (j + 1) >= minPrecision)
-            {
-                chosen = scores[order[i]];
-            }
-
+            points.Add((scores[order[i]], tp, j + 1));
             i = j + 1;
         }
 
-        return double.IsNaN(chosen) ? BestF1Threshold(scores, labels).Threshold : chosen;
+        return points;
     }
 
     private static int[] Order(ReadOnlySpan<double> scores)

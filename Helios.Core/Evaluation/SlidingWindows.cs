@@ -1,3 +1,5 @@
+using Helios.Core.Features;
+
 namespace Helios.Core.Evaluation;
 
 /// <summary>Fixed-size sliding windows over one series: window k covers points [k * stride, k * stride + size).</summary>
@@ -26,7 +28,7 @@ public static class SlidingWindows
     /// <summary>Z-normalisation over the whole series with the population standard deviation; a constant series becomes zeros.</summary>
     public static double[] ZNormalise(ReadOnlySpan<double> values)
     {
-        var (mean, std) = MeanStd(values);
+        var (mean, std) = Percentiles.MeanStd(values);
         var z = new double[values.Length];
         for (var i = 0; i < z.Length; i++)
         {
@@ -36,28 +38,6 @@ public static class SlidingWindows
         return z;
     }
 
-    internal static (double Mean, double Std) MeanStd(ReadOnlySpan<double> values)
-    {
-        if (values.IsEmpty)
-        {
-            return (0, 0);
-        }
-
-        double sum = 0;
-        foreach (var v in values)
-        {
-            sum += v;
-        }
-
-        var mean = sum / values.Length;
-        double ss = 0;
-        foreach (var v in values)
-        {
-            ss += (v - mean) * (v - mean);
-        }
-
-        return (mean, Math.Sqrt(ss / values.Length));
-    }
 }
 
 /// <summary>Post-processing of per-window anomaly scores within one stream.</summary>

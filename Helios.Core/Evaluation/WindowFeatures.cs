@@ -1,3 +1,5 @@
+using Helios.Core.Features;
+
 namespace Helios.Core.Evaluation;
 
 /// <summary>Which representations of a window to emit; groups combine, in the order listed.</summary>
@@ -133,7 +135,7 @@ public static class WindowFeatures
                 if (start - from >= size)
                 {
                     var history = z[from..start];
-                    var (hMean, hStd) = SlidingWindows.MeanStd(history);
+                    var (hMean, hStd) = Percentiles.MeanStd(history);
                     var hDiff = MeanAbsDiff(history);
                     double maxAbsZ = 0;
                     foreach (var v in window)
@@ -175,7 +177,7 @@ public static class WindowFeatures
     /// <summary>The <see cref="ShapeNames"/> statistics of one window (population moments; flat window: skewness and kurtosis 0).</summary>
     public static double[] Shape(ReadOnlySpan<double> w)
     {
-        var (mean, std) = SlidingWindows.MeanStd(w);
+        var (mean, std) = Percentiles.MeanStd(w);
         double min = double.PositiveInfinity, max = double.NegativeInfinity, m3 = 0, m4 = 0;
         foreach (var v in w)
         {

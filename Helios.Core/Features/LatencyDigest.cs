@@ -71,22 +71,10 @@ public sealed class LatencyDigest(int exactLimit = LatencyDigest.DefaultExactLim
         }
 
         var span = _values.AsSpan(0, Count);
-        double sum = 0;
-        foreach (var v in span)
-        {
-            sum += v;
-        }
-
-        var mean = sum / span.Length;
-        double squares = 0;
-        foreach (var v in span)
-        {
-            squares += (v - mean) * (v - mean);
-        }
-
+        var (mean, stddev) = Percentiles.MeanStd(span);
         // Percentiles need order; the window is closed when this is asked, so sorting in place is fine.
         span.Sort();
-        return (mean, Math.Sqrt(squares / span.Length), Percentiles.LinearSorted(span, 50), Percentiles.LinearSorted(span, 95), Percentiles.LinearSorted(span, 99));
+        return (mean, stddev, Percentiles.LinearSorted(span, 50), Percentiles.LinearSorted(span, 95), Percentiles.LinearSorted(span, 99));
     }
 
     /// <summary>How many latencies exceed the threshold (in the sketch: buckets whose value does, within 1 %).</summary>

@@ -34,7 +34,12 @@ public sealed class DetectorCrashTests(StackFixture stack)
         var cut = start + (TestTraffic.Window * 3.5);
         await TestTraffic.PublishAsync(stack.Api, events.Where(x => x.SentAt < cut).Select(x => x.Event));
         await using var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!);
-        await PipelineTests.Eventually(async () => await RecordedAsync(db, services, start, end) >= services.Count * 2, "windows 0-1 recorded before the kill", seconds: 120);
+        var names = services.Select(s => s.Name).ToArray();
+        const string EventsStored = "SELECT count(*) FROM events WHERE service = ANY(@services) AND ts >= @start AND ts < @end";
+        const string MinuteEvents = "SELECT coalesce(sum(events), 0)::bigint FROM event_minutes WHERE service = ANY(@services) AND minute >= @start AND minute < @end";
+        const string MinuteErrors = "SELECT coalesce(sum(errors), 0)::bigint FROM event_minutes WHERE service = ANY(@services) AND minute >= @start AND minute < @end";
+        const string Recorded = "SELECT count(*) FROM scored_windows WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end";
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, Recorded, start, end, names) >= services.Count * 2, "windows 0-1 recorded before the kill", seconds: 120);
 
         var detector = (ProjectResource)stack.App["detector"];
         var restarts = detector.Restarts;
@@ -49,28 +54,14 @@ public sealed class DetectorCrashTests(StackFixture stack)
 
         await PipelineTests.Eventually(() => Task.FromResult(detector.Restarts > restarts && detector.State == ResourceState.Healthy), "detector restarted", seconds: 90);
         Assert.NotEqual(killed, detector.ProcessId);
-        await PipelineTests.Eventually(async () => await RecordedAsync(db, services, start, end) == expected.Count, "every window recorded after the restart", seconds: 120);
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, Recorded, start, end, names) == expected.Count, "every window recorded after the restart", seconds: 120);
 
-        var stored = new Dictionary<(string, DateTimeOffset), int>();
-        await using (var cmd = db.CreateCommand("SELECT service, window_start, event_count FROM scored_windows WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end"))
-        {
-            cmd.Parameters.AddWithValue("services", services.Select(s => s.Name).ToArray());
-            cmd.Parameters.AddWithValue("start", start);
-            cmd.Parameters.AddWithValue("end", end);
-            await using var reader = await cmd.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                stored.Add((reader.GetString(0), new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc))), reader.GetInt32(2));
-            }
-        }
+        var stored = await TestDatabase.WindowEventCountsAsync(db, start, end, names);
 
         // One record per window (the key) and each with every event of its window: none lost, none counted twice.
         Assert.Equal(expected.OrderBy(kv => kv.Key), stored.OrderBy(kv => kv.Key));
-        await using var alerts = db.CreateCommand("SELECT count(*) - count(DISTINCT (service, window_start)) FROM alerts WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end");
-        alerts.Parameters.AddWithValue("services", services.Select(s => s.Name).ToArray());
-        alerts.Parameters.AddWithValue("start", start);
-        alerts.Parameters.AddWithValue("end", end);
-        Assert.Equal(0L, await alerts.ExecuteScalarAsync());
+        Assert.Equal(0L, await TestDatabase.ScalarAsync(db,
+            "SELECT count(*) - count(DISTINCT (service, window_start)) FROM alerts WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end", start, end, names));
 
         // The restarted detector re-read stragglers of windows recorded before the kill and skipped them:
         // proof that it resumed below its open window and knew which windows were done.
@@ -86,27 +77,9 @@ public sealed class DetectorCrashTests(StackFixture stack)
 
         // The storage writer (its own consumer group, in the same killed process) re-wrote what it had not
         // committed: every event stored once, and the per-minute aggregates count each once.
-        await PipelineTests.Eventually(async () => await CountAsync(db, "SELECT count(*) FROM events", services, start, end) >= events.Count, "every event stored", seconds: 60);
-        Assert.Equal(events.Count, await CountAsync(db, "SELECT count(*) FROM events", services, start, end));
-        Assert.Equal(events.Count, await CountAsync(db, "SELECT coalesce(sum(events), 0)::bigint FROM event_minutes", services, start, end, column: "minute"));
-        Assert.Equal(events.Count(x => x.Event.IsError), await CountAsync(db, "SELECT coalesce(sum(errors), 0)::bigint FROM event_minutes", services, start, end, column: "minute"));
-    }
-
-    private static async Task<long> CountAsync(NpgsqlDataSource db, string select, IReadOnlyList<SyntheticService> services, DateTimeOffset start, DateTimeOffset end, string column = "ts")
-    {
-        await using var cmd = db.CreateCommand($"{select} WHERE service = ANY(@services) AND {column} >= @start AND {column} < @end");
-        cmd.Parameters.AddWithValue("services", services.Select(s => s.Name).ToArray());
-        cmd.Parameters.AddWithValue("start", start);
-        cmd.Parameters.AddWithValue("end", end);
-        return (long)(await cmd.ExecuteScalarAsync())!;
-    }
-
-    private static async Task<long> RecordedAsync(NpgsqlDataSource db, IReadOnlyList<SyntheticService> services, DateTimeOffset start, DateTimeOffset end)
-    {
-        await using var cmd = db.CreateCommand("SELECT count(*) FROM scored_windows WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end");
-        cmd.Parameters.AddWithValue("services", services.Select(s => s.Name).ToArray());
-        cmd.Parameters.AddWithValue("start", start);
-        cmd.Parameters.AddWithValue("end", end);
-        return (long)(await cmd.ExecuteScalarAsync())!;
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, EventsStored, start, end, names) >= events.Count, "every event stored", seconds: 60);
+        Assert.Equal(events.Count, await TestDatabase.ScalarAsync(db, EventsStored, start, end, names));
+        Assert.Equal(events.Count, await TestDatabase.ScalarAsync(db, MinuteEvents, start, end, names));
+        Assert.Equal(events.Count(x => x.Event.IsError), await TestDatabase.ScalarAsync(db, MinuteErrors, start, end, names));
     }
 }

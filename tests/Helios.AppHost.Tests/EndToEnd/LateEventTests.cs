@@ -15,7 +15,7 @@ public sealed class LateEventTests(StackFixture stack)
         var start = stack.ReserveStart();
         await TestTraffic.PublishAsync(stack.Api, TestTraffic.WithStorm(services, "none", start, windows: 2, stormWindow: 5, seed: 3));
         await using var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!);
-        await PipelineTests.Eventually(async () => await ScalarAsync(db, "SELECT count(*) FROM scored_windows WHERE service = 'recommendation-engine' AND window_start = @start", start) == 1, "first window recorded");
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, "SELECT count(*) FROM scored_windows WHERE service = 'recommendation-engine' AND window_start = @start", start, start) == 1, "first window recorded");
         var lateBefore = await stack.MetricAsync("detector", "helios_detection_late_events_total");
 
         var late = new TelemetryEvent(start.AddMinutes(1), "recommendation-engine", EventLevel.Error, "late", TestTraffic.Metadata(120, "/api/v1/recommendation"), null, null)
@@ -25,15 +25,8 @@ public sealed class LateEventTests(StackFixture stack)
         };
         await TestTraffic.PublishAsync(stack.Api, [late]);
 
-        await PipelineTests.Eventually(async () => await ScalarAsync(db, "SELECT late_events::bigint FROM scored_windows WHERE service = 'recommendation-engine' AND window_start = @start", start) == 1, "late event counted on its window");
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, "SELECT late_events::bigint FROM scored_windows WHERE service = 'recommendation-engine' AND window_start = @start", start, start) == 1, "late event counted on its window");
         Assert.Equal(lateBefore + 1, await stack.MetricAsync("detector", "helios_detection_late_events_total"));
-        await PipelineTests.Eventually(async () => await ScalarAsync(db, "SELECT count(*) FROM events WHERE service = 'recommendation-engine' AND ts = @start + interval '1 minute' AND message = 'late'", start) == 1, "late event stored");
-    }
-
-    private static async Task<long> ScalarAsync(NpgsqlDataSource db, string sql, DateTimeOffset start)
-    {
-        await using var cmd = db.CreateCommand(sql);
-        cmd.Parameters.AddWithValue("start", start);
-        return await cmd.ExecuteScalarAsync() is long value ? value : -1;
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, "SELECT count(*) FROM events WHERE service = 'recommendation-engine' AND ts = @start + interval '1 minute' AND message = 'late'", start, start) == 1, "late event stored");
     }
 }

@@ -45,30 +45,20 @@ public sealed class TwoDetectorTests : IAsyncLifetime
         var end = start + (TestTraffic.Window * 4);
         var expected = traffic.GroupBy(e => (e.Service, EventTimeWindows.WindowStart(e.Timestamp, TestTraffic.Window))).ToDictionary(g => g.Key, g => g.Count());
         await using var db = NpgsqlDataSource.Create(_app.GetConnectionString("helios")!);
+        const string Recorded = "SELECT count(*) FROM scored_windows WHERE window_start >= @start AND window_start < @end";
 
         var cut = start + (TestTraffic.Window * 2.5);
         await TestTraffic.PublishAsync(api, traffic.Where(e => e.Timestamp < cut));
-        await PipelineTests.Eventually(async () => await CountAsync(db, "SELECT count(*) FROM scored_windows WHERE window_start >= @start AND window_start < @end", start, end) >= services.Count, "first windows recorded by the two detectors");
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, Recorded, start, end) >= services.Count, "first windows recorded by the two detectors");
 
         var victim = (ProjectResource)_app["detector-b"];
         System.Diagnostics.Process.GetProcessById(victim.ProcessId!.Value).Kill();
         await TestTraffic.PublishAsync(api, traffic.Where(e => e.Timestamp >= cut));
         await TestTraffic.PublishAsync(api, ticks);
 
-        await PipelineTests.Eventually(async () => await CountAsync(db, "SELECT count(*) FROM scored_windows WHERE window_start >= @start AND window_start < @end", start, end) == expected.Count,
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, Recorded, start, end) == expected.Count,
             "every window recorded", seconds: 150);
-        var stored = new Dictionary<(string, DateTimeOffset), int>();
-        await using (var cmd = db.CreateCommand("SELECT service, window_start, event_count FROM scored_windows WHERE window_start >= @start AND window_start < @end"))
-        {
-            cmd.Parameters.AddWithValue("start", start);
-            cmd.Parameters.AddWithValue("end", end);
-            await using var reader = await cmd.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                stored.Add((reader.GetString(0), new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc))), reader.GetInt32(2));
-            }
-        }
-
+        var stored = await TestDatabase.WindowEventCountsAsync(db, start, end);
         Assert.Equal(expected.OrderBy(kv => kv.Key), stored.OrderBy(kv => kv.Key));
 
         // The storm raised its alert, whichever detector owned the service. No window has two alerts: the
@@ -90,13 +80,5 @@ public sealed class TwoDetectorTests : IAsyncLifetime
         var onTopic = PipelineTests.ReadAlertsTopic(_app.GetConnectionString("kafka")!, TimeSpan.FromSeconds(10), expectAtLeast: alertsById.Count)
             .Where(a => a.WindowStart >= start && a.WindowStart < end).ToList();
         Assert.Equal(alertsById.Keys.Order(), onTopic.Select(a => a.Id).Distinct().Order());
-    }
-
-    private static async Task<long> CountAsync(NpgsqlDataSource db, string sql, DateTimeOffset start, DateTimeOffset end)
-    {
-        await using var cmd = db.CreateCommand(sql);
-        cmd.Parameters.AddWithValue("start", start);
-        cmd.Parameters.AddWithValue("end", end);
-        return (long)(await cmd.ExecuteScalarAsync())!;
     }
 }
