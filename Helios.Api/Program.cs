@@ -1,6 +1,7 @@
 using Helios.Api.Features.Alerts;
 using Helios.Api.Features.Events;
 using Helios.Api.Features.Models;
+using Helios.Api.Features.Windows;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -28,6 +29,7 @@ app.MapDefaultEndpoints();
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapEventsEndpoints();
 app.MapAlertsEndpoints();
+app.MapWindowsEndpoints();
 app.MapModelsEndpoints();
 app.Run();
 

@@ -21,4 +21,28 @@ public static class AlertFactory
             AlertIds.For(service, start), service, SeverityPolicy.Name(severity), assessment.Score, assessment.Normalized, assessment.Threshold,
             values, top, Explanation.Describe(assessment), start, end, (int)features[EventWindowFeatures.TotalEvents], modelVersion, now);
     }
+
+    /// <summary>
+    /// The alert for a window whose corroborated surprise reached the threshold. The normalized score is the
+    /// larger of the forest's and the evidence's (0.5 at the threshold, about 0.82 at twice it, 0.93 at three
+    /// times), so severity follows how far past the threshold the evidence went, or the error rate.
+    /// </summary>
+    public static AnomalyAlert ForEvidence(string service, DateTimeOffset start, DateTimeOffset end, double[] features, Assessment assessment,
+        Evidence evidence, double threshold, long modelVersion, DateTimeOffset now)
+    {
+        var (normalized, confidence) = AnomalyModel.NormalizeExtreme(evidence.Value, threshold);
+        var raised = assessment with
+        {
+            IsAnomaly = true,
+            Normalized = Math.Max(assessment.Normalized, normalized),
+            Confidence = Math.Max(assessment.FlaggedByForest ? assessment.Confidence : 0, confidence),
+        };
+        return ForEventWindow(service, start, end, features, raised, modelVersion, now) with
+        {
+            DetectedBy = AlertRules.Evidence,
+            Evidence = Math.Round(evidence.Value, 4),
+            EvidenceThreshold = threshold,
+            Explanation = Explanation.DescribeEvidence(features, evidence, threshold, assessment),
+        };
+    }
 }

@@ -28,7 +28,18 @@ public sealed record AnomalyAlert(
     [property: JsonPropertyName("model_version")] long ModelVersion,
     [property: JsonPropertyName("detected_at")] DateTimeOffset DetectedAt,
     [property: JsonPropertyName("status")] string Status = "open",
-    [property: JsonPropertyName("suppressed_count")] int SuppressedCount = 0);
+    [property: JsonPropertyName("suppressed_count")] int SuppressedCount = 0,
+    [property: JsonPropertyName("detected_by")] string DetectedBy = AlertRules.Forest,
+    [property: JsonPropertyName("evidence")] double? Evidence = null,
+    [property: JsonPropertyName("evidence_threshold")] double? EvidenceThreshold = null,
+    [property: JsonPropertyName("closed_at")] DateTimeOffset? ClosedAt = null);
+
+/// <summary>What raised an alert: the corroborated surprise of a service the model has a baseline for, or the forest's decision.</summary>
+public static class AlertRules
+{
+    public const string Evidence = "evidence";
+    public const string Forest = "forest";
+}
 
 public static class AlertIds
 {

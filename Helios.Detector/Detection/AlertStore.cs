@@ -9,51 +9,74 @@ namespace Helios.Detector.Detection;
 /// <summary>Alert persistence. Upserts by the deterministic id, so a replayed window never duplicates.</summary>
 public sealed class AlertStore(NpgsqlDataSource db)
 {
-    public async Task UpsertAsync(AnomalyAlert a, CancellationToken ct)
+    /// <summary>Stores the alerts in one round trip (insert, or refresh of a replayed window's alert).</summary>
+    public async Task UpsertAsync(IReadOnlyList<AnomalyAlert> alerts, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand(
-            """
-            INSERT INTO alerts (id, service, severity, score, normalized_score, threshold, features, top_features, explanation,
-                                window_start, window_end, event_count, model_version, detected_at, status, suppressed_count)
-            VALUES (@id, @service, @severity, @score, @normalized, @threshold, @features, @top, @explanation,
-                    @start, @end, @count, @model, @detected, @status, @suppressed)
-            ON CONFLICT (id) DO UPDATE SET severity = EXCLUDED.severity, score = EXCLUDED.score,
-                normalized_score = EXCLUDED.normalized_score, features = EXCLUDED.features, top_features = EXCLUDED.top_features,
-                explanation = EXCLUDED.explanation, event_count = EXCLUDED.event_count, model_version = EXCLUDED.model_version
-            """);
-        cmd.Parameters.AddWithValue("id", a.Id);
-        cmd.Parameters.AddWithValue("service", a.Service);
-        cmd.Parameters.AddWithValue("severity", a.Severity);
-        cmd.Parameters.AddWithValue("score", a.Score);
-        cmd.Parameters.AddWithValue("normalized", a.NormalizedScore);
-        cmd.Parameters.AddWithValue("threshold", a.Threshold);
-        cmd.Parameters.AddWithValue("features", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(a.Features));
-        cmd.Parameters.AddWithValue("top", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(a.TopFeatures));
-        cmd.Parameters.AddWithValue("explanation", a.Explanation);
-        cmd.Parameters.AddWithValue("start", a.WindowStart);
-        cmd.Parameters.AddWithValue("end", a.WindowEnd);
-        cmd.Parameters.AddWithValue("count", a.EventCount);
-        cmd.Parameters.AddWithValue("model", a.ModelVersion);
-        cmd.Parameters.AddWithValue("detected", a.DetectedAt);
-        cmd.Parameters.AddWithValue("status", a.Status);
-        cmd.Parameters.AddWithValue("suppressed", a.SuppressedCount);
-        await cmd.ExecuteNonQueryAsync(ct);
+        if (alerts.Count == 0)
+        {
+            return;
+        }
+
+        await using var batch = db.CreateBatch();
+        foreach (var a in alerts)
+        {
+            var cmd = new NpgsqlBatchCommand(
+                """
+                INSERT INTO alerts (id, service, severity, score, normalized_score, threshold, features, top_features, explanation,
+                                    window_start, window_end, event_count, model_version, detected_at, status, suppressed_count,
+                                    detected_by, evidence, evidence_threshold, closed_at)
+                VALUES (@id, @service, @severity, @score, @normalized, @threshold, @features, @top, @explanation,
+                        @start, @end, @count, @model, @detected, @status, @suppressed, @detected_by, @evidence, @evidence_threshold, @closed_at)
+                ON CONFLICT (id) DO UPDATE SET severity = EXCLUDED.severity, score = EXCLUDED.score,
+                    normalized_score = EXCLUDED.normalized_score, features = EXCLUDED.features, top_features = EXCLUDED.top_features,
+                    explanation = EXCLUDED.explanation, event_count = EXCLUDED.event_count, model_version = EXCLUDED.model_version,
+                    detected_by = EXCLUDED.detected_by, evidence = EXCLUDED.evidence, evidence_threshold = EXCLUDED.evidence_threshold
+                """);
+            cmd.Parameters.AddWithValue("id", a.Id);
+            cmd.Parameters.AddWithValue("service", a.Service);
+            cmd.Parameters.AddWithValue("severity", a.Severity);
+            cmd.Parameters.AddWithValue("score", a.Score);
+            cmd.Parameters.AddWithValue("normalized", a.NormalizedScore);
+            cmd.Parameters.AddWithValue("threshold", a.Threshold);
+            cmd.Parameters.AddWithValue("features", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(a.Features));
+            cmd.Parameters.AddWithValue("top", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(a.TopFeatures));
+            cmd.Parameters.AddWithValue("explanation", a.Explanation);
+            cmd.Parameters.AddWithValue("start", a.WindowStart);
+            cmd.Parameters.AddWithValue("end", a.WindowEnd);
+            cmd.Parameters.AddWithValue("count", a.EventCount);
+            cmd.Parameters.AddWithValue("model", a.ModelVersion);
+            cmd.Parameters.AddWithValue("detected", a.DetectedAt);
+            cmd.Parameters.AddWithValue("status", a.Status);
+            cmd.Parameters.AddWithValue("suppressed", a.SuppressedCount);
+            cmd.Parameters.AddWithValue("detected_by", a.DetectedBy);
+            cmd.Parameters.AddWithValue("evidence", (object?)a.Evidence ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("evidence_threshold", (object?)a.EvidenceThreshold ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("closed_at", (object?)a.ClosedAt ?? DBNull.Value);
+            batch.BatchCommands.Add(cmd);
+        }
+
+        await batch.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>
-    /// Sets the open alert's suppressed count from the stored windows it suppressed, rather than adding
+    /// Sets each open alert's suppressed count from the stored windows it suppressed, rather than adding
     /// one, so a window replayed after a crash is not counted twice.
     /// </summary>
-    public async Task RecountSuppressedAsync(Guid openAlert, CancellationToken ct)
+    public async Task RecountSuppressedAsync(IReadOnlyCollection<Guid> openAlerts, CancellationToken ct)
     {
+        if (openAlerts.Count == 0)
+        {
+            return;
+        }
+
         await using var cmd = db.CreateCommand(
             """
             UPDATE alerts a SET suppressed_count = (
                 SELECT count(*) FROM scored_windows w
                 WHERE w.alert_id = a.id AND w.service = a.service AND w.window_start <> a.window_start)
-            WHERE a.id = @id
+            WHERE a.id = ANY(@ids)
             """);
-        cmd.Parameters.AddWithValue("id", openAlert);
+        cmd.Parameters.AddWithValue("ids", openAlerts.ToArray());
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -40,6 +40,7 @@ public sealed class DetectorWorker(
     private readonly Dictionary<string, OpenAlert> _openAlerts = new(StringComparer.Ordinal);
     private readonly Dictionary<(string, DateTimeOffset), List<ActivityContext>> _windowTraces = [];
     private readonly CommitTracker _commits = new();
+    private readonly EvidenceTracker _evidence = new(detectionOptions.Value.WindowSize);
 
     /// <summary>Per service, the start of its newest recorded window (ticks); loaded from the store on first sight.</summary>
     private readonly Dictionary<string, long> _closedThrough = new(StringComparer.Ordinal);
@@ -116,9 +117,9 @@ public sealed class DetectorWorker(
             }
 
             var closed = _windows.DrainClosed();
-            foreach (var window in closed)
+            if (closed.Count > 0)
             {
-                await ScoreAsync(window, producer, ct);
+                await ScoreAsync(closed, producer, ct);
             }
 
             // Recorded windows let go of their offsets, also when an idle flush closed them without new events.
@@ -197,9 +198,13 @@ public sealed class DetectorWorker(
         _closedThrough.Clear();
         _closedHere.Clear();
         _openAlerts.Clear();
+        _evidence.Clear();
     }
 
-    /// <summary>Start (ticks) of the service's newest recorded window, and its newest alert for the cooldown, loaded once per assignment.</summary>
+    /// <summary>
+    /// Start (ticks) of the service's newest recorded window, loaded once per assignment with the surprises of
+    /// its last two windows (the evidence's history) and its newest alert (the cooldown's).
+    /// </summary>
     private async Task<long> ClosedThroughAsync(string service, CancellationToken ct)
     {
         if (_closedThrough.TryGetValue(service, out var ticks))
@@ -207,8 +212,14 @@ public sealed class DetectorWorker(
             return ticks;
         }
 
-        ticks = (await windowStore.LastClosedAsync(service, ct))?.UtcTicks ?? long.MinValue;
+        var history = await windowStore.HistoryAsync(service, ct);
+        ticks = history.LastClosed?.UtcTicks ?? long.MinValue;
         _closedThrough[service] = ticks;
+        foreach (var (start, surprise) in history.Recent)
+        {
+            _evidence.Remember(service, start.UtcTicks, surprise);
+        }
+
         if (await alerts.LatestAsync(service, ct) is { } latest)
         {
             _openAlerts[service] = latest;
@@ -288,94 +299,167 @@ public sealed class DetectorWorker(
         logger.LogWarning("Dead-lettered event at {Partition}@{Offset}: {Field}: {Reason}", message.Partition.Value, message.Offset.Value, error.Field, error.Reason);
     }
 
-    private async Task ScoreAsync(ClosedWindow window, IProducer<string, byte[]> producer, CancellationToken ct)
+    /// <summary>
+    /// Scores a batch of closed windows and decides which alert: with <see cref="AlertRule.Evidence"/>, a window of a
+    /// service the model has a baseline for alerts when its corroborated surprise (its own, its last two windows', and
+    /// the other services' windows of the same slot, see <see cref="EvidenceTracker"/>) reaches the threshold; a
+    /// service the model never saw has no baseline to be surprised against and falls back to the forest's decision.
+    /// Alerts are stored, then published, then the windows recorded (all in batches): a crash in between
+    /// replays the windows, which upserts and republishes the same alert ids (consumers de-duplicate by id).
+    /// </summary>
+    private async Task ScoreAsync(IReadOnlyList<ClosedWindow> closed, IProducer<string, byte[]> producer, CancellationToken ct)
     {
-        _windowTraces.Remove((window.Service, window.Start), out var links);
-        if (window.Events.Count < _options.MinEventsPerWindow || _model is not { } active)
+        var closedAt = NowToTheMicrosecond();
+        var started = Stopwatch.GetTimestamp();
+        var records = new List<WindowRecord>(closed.Count);
+        var scored = new List<ScoredWindow>(closed.Count);
+        foreach (var window in closed)
         {
-            await RecordAsync(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: false), ct);
-            return;
+            _windowTraces.Remove((window.Service, window.Start), out var links);
+            if (window.Events.Count < _options.MinEventsPerWindow || _model is not { } active)
+            {
+                records.Add(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: false));
+                continue;
+            }
+
+            var features = EventWindowFeatures.For(window, active.Model.ServiceBaselines);
+            var assessment = active.Model.Assess(features);
+            if (_options.AnomalyThreshold is { } threshold)
+            {
+                assessment = assessment with { IsAnomaly = assessment.Score < threshold };
+            }
+
+            var baselined = active.Model.ServiceBaselines?.For(window.Service, window.Start, window.End) is not null;
+            scored.Add(new ScoredWindow(window, features, assessment, SurpriseGuard.Score(features), baselined, links, active.Version));
         }
 
-        var started = Stopwatch.GetTimestamp();
+        var evidence = new Evidence[scored.Count];
+        _evidence.Evaluate(scored.ConvertAll(w => new WindowSurprise(w.Window.Service, w.Window.Start.UtcTicks, w.Surprise)), evidence);
+
+        var raised = new List<(AnomalyAlert Alert, Activity? Activity)>();
+        var suppressedBy = new HashSet<Guid>();
+        var activities = new List<Activity>(scored.Count);
+        try
+        {
+            for (var i = 0; i < scored.Count; i++)
+            {
+                var (window, features, assessment, surprise, baselined, links, version) = scored[i];
+                var activity = StartWindowActivity(window, links);
+                if (activity is not null)
+                {
+                    activities.Add(activity);
+                }
+
+                var byEvidence = _options.AlertRule == AlertRule.Evidence && baselined;
+                var anomalous = byEvidence ? evidence[i].Value >= _options.SurpriseThreshold : assessment.IsAnomaly;
+                metrics.WindowsScored.Add(1);
+                metrics.WindowSize.Record(window.Events.Count);
+                activity?.SetTag("helios.anomaly", anomalous);
+                activity?.SetTag("helios.evidence", evidence[i].Value);
+                Guid? alertId = null;
+                if (anomalous)
+                {
+                    var alert = (byEvidence
+                        ? AlertFactory.ForEvidence(window.Service, window.Start, window.End, features, assessment, evidence[i], _options.SurpriseThreshold, version, NowToTheMicrosecond())
+                        : AlertFactory.ForEventWindow(window.Service, window.Start, window.End, features, assessment, version, NowToTheMicrosecond())) with { ClosedAt = closedAt };
+                    var severity = SeverityPolicy.TryParse(alert.Severity, out var s) ? s : Severity.Low;
+                    metrics.AnomaliesDetected.Add(1, new KeyValuePair<string, object?>("severity", alert.Severity));
+                    _openAlerts.TryGetValue(window.Service, out var open);
+                    if (AlertCooldown.Decide(open, window.Start, severity, _options.AlertCooldown) == AlertDecision.Suppress)
+                    {
+                        alertId = open!.Id;
+                        suppressedBy.Add(open.Id);
+                        activity?.SetTag("helios.alert.suppressed_by", open.Id.ToString());
+                    }
+                    else
+                    {
+                        raised.Add((alert, activity));
+                        _openAlerts[window.Service] = new OpenAlert(alert.Id, window.Start, severity);
+                        alertId = alert.Id;
+                        activity?.SetTag("helios.alert.id", alert.Id.ToString());
+                    }
+                }
+
+                records.Add(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: true, features, assessment.Score,
+                    assessment.Decision, anomalous, alertId, version, surprise, evidence[i].Value));
+            }
+
+            await alerts.UpsertAsync([.. raised.Select(r => r.Alert)], ct);
+            await Task.WhenAll(raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct)));
+            foreach (var (alert, _) in raised)
+            {
+                logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O} ({Rule}): {Explanation}",
+                    alert.Id, alert.Severity, alert.Service, alert.WindowStart, alert.DetectedBy, alert.Explanation);
+            }
+
+            await RecordAsync(records, ct);
+            await alerts.RecountSuppressedAsync(suppressedBy, ct);
+        }
+        finally
+        {
+            activities.ForEach(a => a.Dispose());
+        }
+
+        if (scored.Count > 0)
+        {
+            metrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    /// <summary>Wall-clock time at PostgreSQL's precision, so the published alert and the stored one carry the same instants.</summary>
+    private static DateTimeOffset NowToTheMicrosecond()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return now.AddTicks(-(now.Ticks % 10));
+    }
+
+    private sealed record ScoredWindow(ClosedWindow Window, double[] Features, Assessment Assessment, double Surprise, bool Baselined, List<ActivityContext>? Links, long Version);
+
+    /// <summary>The window's span: a child of the first request that fed it, linked to the others; not made current (a batch has many).</summary>
+    private static Activity? StartWindowActivity(ClosedWindow window, List<ActivityContext>? links)
+    {
+        var previous = Activity.Current;
         var parent = links is { Count: > 0 } ? links[0] : default;
-        using var activity = HeliosTelemetry.Source.StartActivity("window score", ActivityKind.Internal, parent, links: links?.Skip(1).Select(l => new ActivityLink(l)));
+        var activity = HeliosTelemetry.Source.StartActivity("window score", ActivityKind.Internal, parent, links: links?.Skip(1).Select(l => new ActivityLink(l)));
+        Activity.Current = previous;
         activity?.SetTag("helios.service", window.Service);
         activity?.SetTag("helios.window.start", window.Start.ToString("O"));
         activity?.SetTag("helios.window.events", window.Events.Count);
+        return activity;
+    }
 
-        var features = EventWindowFeatures.For(window, active.Model.ServiceBaselines);
-        var assessment = active.Model.Assess(features);
-        if (_options.AnomalyThreshold is { } threshold)
+    /// <summary>Records the closed windows (first record wins) and lets go of the offsets they held.</summary>
+    private async Task RecordAsync(List<WindowRecord> records, CancellationToken ct)
+    {
+        var stored = await windowStore.TryStoreAsync(records, ct);
+        if (stored < records.Count)
         {
-            assessment = assessment with { IsAnomaly = assessment.Score < threshold };
+            logger.LogDebug("{Count} of {Total} windows were recorded already", records.Count - stored, records.Count);
         }
 
-        metrics.WindowsScored.Add(1);
-        metrics.WindowSize.Record(window.Events.Count);
-        activity?.SetTag("helios.anomaly", assessment.IsAnomaly);
-        Guid? alertId = null;
-        Guid? suppressedBy = null;
-        if (assessment.IsAnomaly)
+        foreach (var record in records)
         {
-            var alert = AlertFactory.ForEventWindow(window.Service, window.Start, window.End, features, assessment, active.Version, DateTimeOffset.UtcNow);
-            var severity = SeverityPolicy.TryParse(alert.Severity, out var s) ? s : Severity.Low;
-            metrics.AnomaliesDetected.Add(1, new KeyValuePair<string, object?>("severity", alert.Severity));
-            _openAlerts.TryGetValue(window.Service, out var open);
-            switch (AlertCooldown.Decide(open, window.Start, severity, _options.AlertCooldown))
+            var ticks = record.Start.UtcTicks;
+            _commits.Release(record.Service, ticks);
+            if (!_closedHere.TryGetValue(record.Service, out var here) || ticks > here)
             {
-                case AlertDecision.Suppress:
-                    suppressedBy = open!.Id;
-                    activity?.SetTag("helios.alert.suppressed_by", open.Id.ToString());
-                    break;
-                default:
-                    // Stored, then published, then the window recorded: a crash in between replays the
-                    // window, which upserts and republishes the same alert id (consumers de-duplicate by id).
-                    await alerts.UpsertAsync(alert, ct);
-                    await PublishAsync(alert, producer, ct);
-                    _openAlerts[window.Service] = new OpenAlert(alert.Id, window.Start, severity);
-                    alertId = alert.Id;
-                    activity?.SetTag("helios.alert.id", alert.Id.ToString());
-                    logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O}: {Explanation}", alert.Id, alert.Severity, alert.Service, alert.WindowStart, alert.Explanation);
-                    break;
+                _closedHere[record.Service] = ticks;
+            }
+
+            if (!_closedThrough.TryGetValue(record.Service, out var known) || ticks > known)
+            {
+                _closedThrough[record.Service] = ticks;
             }
         }
-
-        await RecordAsync(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: true, features, assessment.Score,
-            assessment.Decision, assessment.IsAnomaly, alertId ?? suppressedBy, active.Version), ct);
-        if (suppressedBy is { } openId)
-        {
-            await alerts.RecountSuppressedAsync(openId, ct);
-        }
-
-        metrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
-    /// <summary>Records the closed window (first record wins) and lets go of the offsets it held.</summary>
-    private async Task RecordAsync(WindowRecord record, CancellationToken ct)
-    {
-        if (!await windowStore.TryStoreAsync(record, ct))
-        {
-            logger.LogDebug("Window {Service} {Start:O} was recorded already", record.Service, record.Start);
-        }
-
-        var ticks = record.Start.UtcTicks;
-        _commits.Release(record.Service, ticks);
-        if (!_closedHere.TryGetValue(record.Service, out var here) || ticks > here)
-        {
-            _closedHere[record.Service] = ticks;
-        }
-
-        if (!_closedThrough.TryGetValue(record.Service, out var known) || ticks > known)
-        {
-            _closedThrough[record.Service] = ticks;
-        }
-    }
-
-    private async Task PublishAsync(AnomalyAlert alert, IProducer<string, byte[]> producer, CancellationToken ct)
+    private async Task PublishAsync(AnomalyAlert alert, Activity? window, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         var headers = new Headers();
+        var previous = Activity.Current;
+        Activity.Current = window ?? previous;
         using var publish = KafkaTracing.StartPublish(_topics.AlertsTopic, headers);
+        Activity.Current = previous;
         await producer.ProduceAsync(_topics.AlertsTopic, new Message<string, byte[]>
         {
             Key = alert.Service,

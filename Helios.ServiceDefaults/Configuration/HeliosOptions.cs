@@ -23,6 +23,12 @@ public sealed class KafkaTopicsOptions
     public string StorageGroup { get; set; } = "helios-storage";
 }
 
+public enum AlertRule
+{
+    Evidence,
+    Forest,
+}
+
 public sealed class DetectionOptions
 {
     public const string SectionName = "Helios:Detection";
@@ -48,6 +54,20 @@ public sealed class DetectionOptions
 
     /// <summary>Optional override of the model's own decision threshold (score_samples offset); unset uses the model's.</summary>
     public double? AnomalyThreshold { get; set; }
+
+    /// <summary>
+    /// How a scored window becomes an alert. Evidence (default): for services the model has a baseline for,
+    /// the corroborated surprise reaching <see cref="SurpriseThreshold"/>; for the others, the forest's
+    /// decision. Forest: the forest's decision (score below the threshold) for every service, as the seed did.
+    /// </summary>
+    public AlertRule AlertRule { get; set; } = AlertRule.Evidence;
+
+    /// <summary>
+    /// Corroborated surprise (decimal digits, -log10 p) at which a window of a baselined service alerts:
+    /// 6.6 is the chaos benchmark's operating point (the lowest threshold with validation precision >= 0.97).
+    /// </summary>
+    [Range(0.1, 1000)]
+    public double SurpriseThreshold { get; set; } = 6.6;
 
     [Range(1, 600)]
     public int ModelRefreshSeconds { get; set; } = 1;

@@ -116,9 +116,9 @@ internal sealed class ChaosBenchmark : IBenchmark
             Persist([.. testSet.Select(x => (x.Window, x.Features))], window),
             double.NaN);
         var corroborated = new Scores(
-            [.. Persist(trainAll, window, peers: true).Where((_, i) => trainAll[i].Window.Events.Count >= MinEvents)],
-            Persist([.. validationSet.Select(x => (x.Window, x.Features))], window, peers: true),
-            Persist([.. testSet.Select(x => (x.Window, x.Features))], window, peers: true),
+            [.. Corroborate(trainAll, window).Where((_, i) => trainAll[i].Window.Events.Count >= MinEvents)],
+            Corroborate([.. validationSet.Select(x => (x.Window, x.Features))], window),
+            Corroborate([.. testSet.Select(x => (x.Window, x.Features))], window),
             double.NaN);
         var variants = forestScores.Select(kv => (kv.Key, kv.Value)).ToList();
         variants.Add(("surprise guard", guard));
@@ -245,34 +245,32 @@ internal sealed class ChaosBenchmark : IBenchmark
     }
 
     /// <summary>The persistent surprise of each window: its own, or twice the smaller of its own and its predecessor's (see <see cref="SurpriseGuard.Persistent"/>).</summary>
-    private static double[] Persist(List<(ClosedWindow Window, double[] Features)> windows, TimeSpan size, bool peers = false)
+    private static double[] Persist(List<(ClosedWindow Window, double[] Features)> windows, TimeSpan size)
     {
-        var byStart = new Dictionary<(string, DateTimeOffset), double>();
-        var bySlot = new Dictionary<DateTimeOffset, List<(string Service, double Surprise)>>();
-        foreach (var (w, f) in windows)
-        {
-            var surprise = SurpriseGuard.Score(f);
-            byStart[(w.Service, w.Start)] = surprise;
-            if (!bySlot.TryGetValue(w.Start, out var slot))
-            {
-                bySlot[w.Start] = slot = [];
-            }
+        var byStart = windows.ToDictionary(x => (x.Window.Service, x.Window.Start), x => SurpriseGuard.Score(x.Features));
+        return [.. windows.Select(x => SurpriseGuard.Persistent(byStart[(x.Window.Service, x.Window.Start)], byStart.GetValueOrDefault((x.Window.Service, x.Window.Start - size))))];
+    }
 
-            slot.Add((w.Service, surprise));
+    /// <summary>
+    /// The corroborated surprise of each window, computed as the streaming detector does (<see cref="EvidenceTracker"/>),
+    /// one slot per batch in time order, as when every service's window of a slot closes in the same drain.
+    /// </summary>
+    private static double[] Corroborate(List<(ClosedWindow Window, double[] Features)> windows, TimeSpan size)
+    {
+        var tracker = new EvidenceTracker(size);
+        var result = new double[windows.Count];
+        foreach (var slot in Enumerable.Range(0, windows.Count).GroupBy(i => windows[i].Window.Start).OrderBy(g => g.Key))
+        {
+            var members = slot.ToList();
+            var evidence = new Evidence[members.Count];
+            tracker.Evaluate(members.ConvertAll(i => new WindowSurprise(windows[i].Window.Service, windows[i].Window.Start.UtcTicks, SurpriseGuard.Score(windows[i].Features))), evidence);
+            for (var m = 0; m < members.Count; m++)
+            {
+                result[members[m]] = evidence[m].Value;
+            }
         }
 
-        return [.. windows.Select(x =>
-        {
-            var own = SurpriseGuard.Score(x.Features);
-            var previous = byStart.GetValueOrDefault((x.Window.Service, x.Window.Start - size));
-            if (!peers)
-            {
-                return SurpriseGuard.Persistent(own, previous);
-            }
-
-            var others = bySlot[x.Window.Start].Where(p => p.Service != x.Window.Service).Select(p => p.Surprise).OrderDescending().ToArray();
-            return SurpriseGuard.Corroborated(own, previous, byStart.GetValueOrDefault((x.Window.Service, x.Window.Start - (2 * size))), others);
-        })];
+        return result;
     }
 
     private static double[] Project(IEnumerable<double[]> rows, int[] columns) =>

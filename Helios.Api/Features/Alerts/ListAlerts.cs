@@ -13,7 +13,8 @@ public sealed record AlertPage(IReadOnlyList<AnomalyAlert> Items, long Total, in
 public static class ListAlerts
 {
     private const string Columns =
-        "id, service, severity, score, normalized_score, threshold, features, top_features, explanation, window_start, window_end, event_count, model_version, detected_at, status, suppressed_count";
+        "id, service, severity, score, normalized_score, threshold, features, top_features, explanation, window_start, window_end, event_count, model_version, detected_at, status, suppressed_count, " +
+        "detected_by, evidence, evidence_threshold, closed_at";
 
     private static readonly string[] Statuses = ["open", "acknowledged", "resolved"];
 
@@ -107,5 +108,7 @@ public static class ListAlerts
         JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(6))!,
         JsonSerializer.Deserialize<List<TopFeature>>(r.GetString(7))!,
         r.GetString(8), r.GetFieldValue<DateTimeOffset>(9), r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11), r.GetInt64(12),
-        r.GetFieldValue<DateTimeOffset>(13), r.GetString(14), r.GetInt32(15));
+        r.GetFieldValue<DateTimeOffset>(13), r.GetString(14), r.GetInt32(15),
+        r.GetString(16), r.IsDBNull(17) ? null : r.GetDouble(17), r.IsDBNull(18) ? null : r.GetDouble(18),
+        r.IsDBNull(19) ? null : r.GetFieldValue<DateTimeOffset>(19));
 }

@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Helios.Core.Events;
 using Helios.Core.Synthetic;
 using Npgsql;
@@ -28,5 +31,19 @@ public sealed class LateEventTests(StackFixture stack)
         await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, "SELECT late_events::bigint FROM scored_windows WHERE service = 'recommendation-engine' AND window_start = @start", start, start) == 1, "late event counted on its window");
         Assert.Equal(lateBefore + 1, await stack.MetricAsync("detector", "helios_detection_late_events_total"));
         await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, "SELECT count(*) FROM events WHERE service = 'recommendation-engine' AND ts = @start + interval '1 minute' AND message = 'late'", start, start) == 1, "late event stored");
+
+        // Reported through the API: the window that missed the event, with its count.
+        var from = Uri.EscapeDataString(start.ToString("O"));
+        var to = Uri.EscapeDataString(start.AddMinutes(10).ToString("O"));
+        var page = await stack.Api.GetFromJsonAsync<JsonElement>($"/api/v1/windows?service=recommendation-engine&from={from}&to={to}&late_only=true");
+        var window = Assert.Single(page.GetProperty("items").EnumerateArray());
+        Assert.Equal(start, window.GetProperty("window_start").GetDateTimeOffset());
+        Assert.Equal(1, window.GetProperty("late_events").GetInt32());
+        Assert.True(window.GetProperty("scored").GetBoolean());
+        Assert.Equal(1, page.GetProperty("late_events").GetInt64());
+
+        using var bad = await stack.Api.GetAsync("/api/v1/windows?limit=0");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("limit", await bad.Content.ReadAsStringAsync());
     }
 }

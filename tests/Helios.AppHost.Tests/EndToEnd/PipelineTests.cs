@@ -43,6 +43,14 @@ public sealed class PipelineTests(StackFixture stack)
         Assert.Equal("critical", alert.Severity);
         Assert.Equal(AlertIds.For(Stormy, start.AddMinutes(5)), alert.Id);
 
+        // The model has a baseline for the service, so the corroborated surprise raised it, past its threshold,
+        // and the alert says when its window closed (detected after it, within seconds).
+        Assert.Equal(AlertRules.Evidence, alert.DetectedBy);
+        Assert.True(alert.Evidence >= alert.EvidenceThreshold, $"evidence {alert.Evidence} below {alert.EvidenceThreshold}");
+        Assert.NotNull(alert.ClosedAt);
+        Assert.InRange(alert.DetectedAt - alert.ClosedAt!.Value, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+        Assert.Contains("error_surprise", alert.Explanation);
+
         await using (var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!))
         await using (var cmd = db.CreateCommand("SELECT service, count(*) FROM alerts WHERE service = ANY(@ours) GROUP BY service"))
         {
@@ -65,6 +73,8 @@ public sealed class PipelineTests(StackFixture stack)
         var listed = page.GetProperty("items")[0];
         Assert.Equal(Stormy, listed.GetProperty("service").GetString());
         Assert.Equal(alert.Id, listed.GetProperty("id").GetGuid());
+        Assert.Equal("evidence", listed.GetProperty("detected_by").GetString());
+        Assert.Equal(alert.ClosedAt, listed.GetProperty("closed_at").GetDateTimeOffset());
         Assert.NotEmpty(listed.GetProperty("top_features").EnumerateArray());
 
         // One trace holds the API request, the Kafka publish and the detector's processing.
@@ -75,6 +85,30 @@ public sealed class PipelineTests(StackFixture stack)
         Assert.Contains(trace, s => s.ServiceName == "api" && s.Name == "POST /api/v1/events/batch");
         Assert.Contains(trace, s => s.ServiceName == "api" && s.Name == "events publish");
         Assert.Contains(trace, s => s.ServiceName == "detector" && s.Name == "events process");
+    }
+
+    /// <summary>
+    /// A service the model has no baseline for cannot be surprising against one: its error storm is
+    /// raised by the forest's decision instead, and the alert says so.
+    /// </summary>
+    [Fact]
+    public async Task ErrorStorm_InAServiceTheModelNeverSaw_IsRaisedByTheForest()
+    {
+        var start = stack.ReserveStart();
+        var unknown = SyntheticTraffic.Services.Single(s => s.Name == Stormy) with { Name = "ledger-service" };
+        await TestTraffic.PublishAsync(stack.Api, TestTraffic.WithStorm([unknown], unknown.Name, start, windows: 3, stormWindow: 1, seed: 7));
+
+        JsonElement? storm = null;
+        await Eventually(async () =>
+        {
+            var page = await stack.Api.GetFromJsonAsync<JsonElement>($"/api/v1/alerts?service={unknown.Name}&limit=500");
+            storm = page.GetProperty("items").EnumerateArray().Cast<JsonElement?>()
+                .FirstOrDefault(a => a!.Value.GetProperty("window_start").GetDateTimeOffset() == start.AddMinutes(5));
+            return storm is not null;
+        }, "alert for the unknown service's storm");
+        Assert.Equal("forest", storm!.Value.GetProperty("detected_by").GetString());
+        Assert.True(!storm.Value.TryGetProperty("evidence", out var evidence) || evidence.ValueKind == JsonValueKind.Null, "a forest alert has no evidence");
+        Assert.True(storm.Value.GetProperty("score").GetDouble() < storm.Value.GetProperty("threshold").GetDouble());
     }
 
     [Fact]
