@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Helios.Core.Windows;
 
 /// <summary>
@@ -25,13 +27,23 @@ public sealed class CommitTracker
     public void Hold(string service, long windowStartTicks, int partition, long offset)
     {
         Consumed(partition, offset);
-        if (!_windows.TryGetValue((service, windowStartTicks), out var holds))
+        ref var holds = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, (service, windowStartTicks), out var exists);
+        if (!exists)
         {
-            _windows[(service, windowStartTicks)] = holds = new List<(int, long)>(1);
+            holds = new List<(int, long)>(1);
         }
 
         // Events of one service share a partition (the key), so this is almost always one entry.
-        var at = holds.FindIndex(h => h.Partition == partition);
+        var at = -1;
+        for (var i = 0; i < holds!.Count; i++)
+        {
+            if (holds[i].Partition == partition)
+            {
+                at = i;
+                break;
+            }
+        }
+
         if (at >= 0 && holds[at].Offset <= offset)
         {
             return;

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Helios.Core.Events;
 using Helios.Core.Features;
 
@@ -42,23 +43,32 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
     }
 
     /// <summary>Adds an event from a source; false when it is late (its window already closed).</summary>
-    public bool Add(TelemetryEvent evt, int source = 0, DateTimeOffset? now = null)
+    public bool Add(TelemetryEvent evt, int source = 0, DateTimeOffset? now = null) =>
+        Add(EventFields.From(evt), source, (now ?? DateTimeOffset.UtcNow).UtcTicks);
+
+    /// <summary>Adds an event's fields from a source at a wall-clock time (UTC ticks); false when it is late.</summary>
+    public bool Add(in EventFields evt, int source, long nowTicks)
     {
-        var ticks = evt.Timestamp.UtcTicks;
-        var nowTicks = (now ?? DateTimeOffset.UtcNow).UtcTicks;
-        var known = _sources.TryGetValue(source, out var s) ? s : new Source(long.MinValue, nowTicks, long.MinValue);
-        _sources[source] = known with { MaxEventTicks = Math.Max(known.MaxEventTicks, ticks), LastSeenTicks = nowTicks };
+        var ticks = evt.TimestampTicks;
+        ref var known = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, source, out var exists);
+        if (!exists)
+        {
+            known = new Source(long.MinValue, nowTicks, long.MinValue);
+        }
+
+        var watermark = known.WatermarkTicks;
+        known = known with { MaxEventTicks = Math.Max(known.MaxEventTicks, ticks), LastSeenTicks = nowTicks };
         var start = ticks - (ticks % _sizeTicks);
-        if (start + _sizeTicks <= known.WatermarkTicks)
+        if (start + _sizeTicks <= watermark)
         {
             LateEvents++;
             return false;
         }
 
-        if (!_open.TryGetValue((evt.Service, start), out var open))
+        ref var open = ref CollectionsMarshal.GetValueRefOrAddDefault(_open, (evt.Service, start), out exists);
+        if (!exists)
         {
             open = (new WindowAccumulator(), source);
-            _open[(evt.Service, start)] = open;
         }
 
         open.Events.Add(evt.Level, evt.LatencyMs, evt.Endpoint);
@@ -120,8 +130,9 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
             newest = Math.Max(newest, source.MaxEventTicks);
         }
 
-        foreach (var (id, source) in _sources.ToList())
+        foreach (var id in _sources.Keys)
         {
+            ref var source = ref CollectionsMarshal.GetValueRefOrNullRef(_sources, id);
             // Reaching a partition's end is not "done": the producer may only be slower than the others,
             // so only silence for the idle timeout lets a source move with the others.
             var quiet = nowTicks - source.LastSeenTicks >= _idleTicks;
@@ -134,11 +145,20 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
             var candidate = basis - allowedLateness.Ticks;
             if (candidate > source.WatermarkTicks)
             {
-                _sources[id] = source with { WatermarkTicks = candidate };
-                _watermarkVersion++;
+                // Window ends are multiples of the size, and a window only opens while its end is ahead of its
+                // source's watermark: nothing new can close until a watermark crosses a multiple of the size.
+                if (Boundary(candidate) != Boundary(source.WatermarkTicks))
+                {
+                    _watermarkVersion++;
+                }
+
+                source = source with { WatermarkTicks = candidate };
             }
         }
     }
+
+    /// <summary>The last window end at or before the watermark.</summary>
+    private long Boundary(long watermarkTicks) => watermarkTicks == long.MinValue ? long.MinValue : watermarkTicks - (((watermarkTicks % _sizeTicks) + _sizeTicks) % _sizeTicks);
 
     private readonly record struct Source(long MaxEventTicks, long LastSeenTicks, long WatermarkTicks);
 }

@@ -41,6 +41,8 @@ public sealed class DetectorWorker(
     private readonly Dictionary<(string, DateTimeOffset), List<ActivityContext>> _windowTraces = [];
     private readonly CommitTracker _commits = new();
     private readonly EvidenceTracker _evidence = new(detectionOptions.Value.WindowSize);
+    private readonly EventFieldsReader _reader = new();
+    private readonly long _sizeTicks = detectionOptions.Value.WindowSize.Ticks;
 
     /// <summary>Per service, the start of its newest recorded window (ticks); loaded from the store on first sight.</summary>
     private readonly Dictionary<string, long> _closedThrough = new(StringComparer.Ordinal);
@@ -205,15 +207,10 @@ public sealed class DetectorWorker(
     /// Start (ticks) of the service's newest recorded window, loaded once per assignment with the surprises of
     /// its last two windows (the evidence's history) and its newest alert (the cooldown's).
     /// </summary>
-    private async Task<long> ClosedThroughAsync(string service, CancellationToken ct)
+    private async Task<long> LoadServiceAsync(string service, CancellationToken ct)
     {
-        if (_closedThrough.TryGetValue(service, out var ticks))
-        {
-            return ticks;
-        }
-
         var history = await windowStore.HistoryAsync(service, ct);
-        ticks = history.LastClosed?.UtcTicks ?? long.MinValue;
+        var ticks = history.LastClosed?.UtcTicks ?? long.MinValue;
         _closedThrough[service] = ticks;
         foreach (var (start, surprise) in history.Recent)
         {
@@ -233,15 +230,21 @@ public sealed class DetectorWorker(
         var parent = KafkaTracing.Extract(message.Message.Headers);
         using var activity = parent is null ? null : KafkaTracing.StartProcess(_topics.EventsTopic, message);
         var partition = message.Partition.Value;
-        if (!EventParser.TryParse(message.Message.Value, out var evt, out var error))
+        if (!_reader.TryRead(message.Message.Value, out var evt))
         {
-            await DeadLetterAsync(message, error!, producer, ct);
-            _commits.Consumed(partition, message.Offset.Value);
-            return;
+            // Not the plain form the fast reader is sure of: the parser decides, and names the field when it rejects.
+            if (!EventParser.TryParse(message.Message.Value, out var parsed, out var error))
+            {
+                await DeadLetterAsync(message, error!, producer, ct);
+                _commits.Consumed(partition, message.Offset.Value);
+                return;
+            }
+
+            evt = EventFields.From(parsed!);
         }
 
         metrics.EventsProcessed.Add(1);
-        var windowStart = EventTimeWindows.WindowStart(evt!.Timestamp, _options.WindowSize).UtcTicks;
+        var windowStart = evt.TimestampTicks - (evt.TimestampTicks % _sizeTicks);
         if (_closedHere.TryGetValue(evt.Service, out var closedHere) && windowStart <= closedHere)
         {
             // This process closed that window itself: the event is late. It is stored by the storage
@@ -252,7 +255,12 @@ public sealed class DetectorWorker(
             return;
         }
 
-        if (windowStart <= await ClosedThroughAsync(evt.Service, ct))
+        if (!_closedThrough.TryGetValue(evt.Service, out var closedThrough))
+        {
+            closedThrough = await LoadServiceAsync(evt.Service, ct);
+        }
+
+        if (windowStart <= closedThrough)
         {
             // Re-read after a restart: this window is recorded already, scoring it again from part of its events would be wrong.
             metrics.ReplayedEvents.Add(1);
@@ -260,7 +268,7 @@ public sealed class DetectorWorker(
             return;
         }
 
-        if (!_windows!.Add(evt, partition))
+        if (!_windows!.Add(evt, partition, DateTime.UtcNow.Ticks))
         {
             metrics.LateEvents.Add(1);
             _commits.Consumed(partition, message.Offset.Value);
@@ -271,7 +279,7 @@ public sealed class DetectorWorker(
 
         if (parent is { } context)
         {
-            var key = (evt!.Service, EventTimeWindows.WindowStart(evt.Timestamp, _options.WindowSize));
+            var key = (evt.Service, new DateTimeOffset(windowStart, TimeSpan.Zero));
             if (!_windowTraces.TryGetValue(key, out var links))
             {
                 _windowTraces[key] = links = [];

@@ -23,6 +23,7 @@ internal static class BenchmarkRunner
         new TrainBenchmark(),
         new ChaosBenchmark(),
         new NabBenchmark(),
+        new HotPathBenchmark(),
     ];
 
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };

@@ -1,0 +1,338 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace Helios.Core.Events;
+
+/// <summary>What windowing needs of an event (read by <see cref="EventFieldsReader"/>): its UTC time, service, level, latency (NaN for none) and endpoint.</summary>
+public readonly record struct EventFields(long TimestampTicks, string Service, EventLevel Level, double LatencyMs, string? Endpoint)
+{
+    public DateTimeOffset Timestamp => new(TimestampTicks, TimeSpan.Zero);
+
+    public static EventFields From(TelemetryEvent e) => new(e.Timestamp.UtcTicks, e.Service, e.Level, e.LatencyMs, e.Endpoint);
+}
+
+/// <summary>
+/// The consumer's hot path: one pass of <see cref="Utf8JsonReader"/> over an event, reading only what
+/// windowing needs, with service and endpoint names interned (no allocation per event once a name is known).
+/// It answers yes only when <see cref="EventParser"/> would accept the event with the same values: anything
+/// it is not sure about (an escaped name, the "time" alias, a lower-case level, a timestamp outside the plain
+/// RFC 3339 form, a repeated field, anything invalid) returns false, and the caller asks
+/// <see cref="EventParser"/>, which stays the one judge of what is valid and why not. One reader per thread.
+/// </summary>
+public sealed class EventFieldsReader
+{
+    /// <summary>Beyond this many distinct names, new ones are allocated per event instead of kept.</summary>
+    public const int MaxInternedNames = 200_000;
+
+    /// <summary>Bits of the fields read, to refuse a repeated one.</summary>
+    private const int Timestamp = 1, Service = 2, Level = 4, Metadata = 8, Message = 16, TraceId = 32, SpanId = 64, Time = 128;
+
+    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    public EventFieldsReader()
+    {
+        _lookup = _names.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public bool TryRead(ReadOnlySpan<byte> utf8, out EventFields evt)
+    {
+        evt = default;
+        try
+        {
+            return TryReadCore(utf8, out evt);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private bool TryReadCore(ReadOnlySpan<byte> utf8, out EventFields evt)
+    {
+        evt = default;
+        var reader = new Utf8JsonReader(utf8, isFinalBlock: true, state: default);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return false;
+        }
+
+        long ticks = 0;
+        string? service = null;
+        EventLevel? level = null;
+        var latency = double.NaN;
+        string? endpoint = null;
+        var seen = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueIsEscaped)
+            {
+                return false;
+            }
+
+            var field = Field(reader.ValueSpan);
+            if (field != 0 && (seen & field) != 0)
+            {
+                return false;
+            }
+
+            seen |= field;
+            reader.Read();
+            var token = reader.TokenType;
+            switch (field)
+            {
+                case Timestamp:
+                    if (token != JsonTokenType.String || reader.ValueIsEscaped || !Rfc3339.TryParseUtcTicks(reader.ValueSpan, out ticks))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case Service:
+                    if (token != JsonTokenType.String || reader.ValueIsEscaped || (service = Name(reader.ValueSpan, EventParser.MaxServiceLength)) is null
+                        || string.IsNullOrWhiteSpace(service))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case Level:
+                    if (token != JsonTokenType.String || reader.ValueIsEscaped || (level = LevelOf(reader.ValueSpan)) is null)
+                    {
+                        return false;
+                    }
+
+                    break;
+                case Metadata:
+                    if (token == JsonTokenType.StartObject)
+                    {
+                        if (!TryReadMetadata(ref reader, ref latency, ref endpoint))
+                        {
+                            return false;
+                        }
+                    }
+                    else if (token != JsonTokenType.Null)
+                    {
+                        return false;
+                    }
+
+                    break;
+                case Message or TraceId or SpanId:
+                    if (token is not (JsonTokenType.String or JsonTokenType.Null))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case Time:
+                    return false;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        // The root object must be complete and alone, as JsonDocument requires.
+        if (reader.TokenType != JsonTokenType.EndObject || reader.Read() || service is null || level is null || (seen & Timestamp) == 0)
+        {
+            return false;
+        }
+
+        evt = new EventFields(ticks, service, level.Value, latency, endpoint);
+        return true;
+    }
+
+    private bool TryReadMetadata(ref Utf8JsonReader reader, ref double latency, ref string? endpoint)
+    {
+        var seen = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueIsEscaped)
+            {
+                return false;
+            }
+
+            var field = reader.ValueSpan.SequenceEqual("latency_ms"u8) ? 1 : reader.ValueSpan.SequenceEqual("endpoint"u8) ? 2 : 0;
+            if (field != 0 && (seen & field) != 0)
+            {
+                return false;
+            }
+
+            seen |= field;
+            reader.Read();
+            if (field == 1 && reader.TokenType == JsonTokenType.Number)
+            {
+                if (reader.TryGetDouble(out var value) && value > 0 && double.IsFinite(value))
+                {
+                    latency = value;
+                }
+            }
+            else if (field == 2 && reader.TokenType == JsonTokenType.String)
+            {
+                if (reader.ValueIsEscaped || (endpoint = Name(reader.ValueSpan, 1024)) is null)
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return reader.TokenType == JsonTokenType.EndObject;
+    }
+
+    private static int Field(ReadOnlySpan<byte> name) => name switch
+    {
+        _ when name.SequenceEqual("timestamp"u8) => Timestamp,
+        _ when name.SequenceEqual("service"u8) => Service,
+        _ when name.SequenceEqual("level"u8) => Level,
+        _ when name.SequenceEqual("metadata"u8) => Metadata,
+        _ when name.SequenceEqual("message"u8) => Message,
+        _ when name.SequenceEqual("trace_id"u8) => TraceId,
+        _ when name.SequenceEqual("span_id"u8) => SpanId,
+        _ when name.SequenceEqual("time"u8) => Time,
+        _ => 0,
+    };
+
+    private static EventLevel? LevelOf(ReadOnlySpan<byte> text) => text switch
+    {
+        _ when text.SequenceEqual("INFO"u8) => EventLevel.Info,
+        _ when text.SequenceEqual("ERROR"u8) => EventLevel.Error,
+        _ when text.SequenceEqual("WARN"u8) || text.SequenceEqual("WARNING"u8) => EventLevel.Warn,
+        _ when text.SequenceEqual("DEBUG"u8) => EventLevel.Debug,
+        _ when text.SequenceEqual("CRITICAL"u8) => EventLevel.Critical,
+        _ => null,
+    };
+
+    /// <summary>The interned string of 1 to maxLength characters, or null outside that (or not valid UTF-8).</summary>
+    private string? Name(ReadOnlySpan<byte> utf8, int maxLength)
+    {
+        if (utf8.Length == 0 || utf8.Length > maxLength * 4)
+        {
+            return null;
+        }
+
+        if (!Utf8.IsValid(utf8))
+        {
+            return null;
+        }
+
+        Span<char> chars = stackalloc char[utf8.Length];
+        chars = chars[..Encoding.UTF8.GetChars(utf8, chars)];
+        if (chars.Length > maxLength)
+        {
+            return null;
+        }
+
+        if (_lookup.TryGetValue(chars, out var known))
+        {
+            return known;
+        }
+
+        var name = new string(chars);
+        if (_names.Count < MaxInternedNames)
+        {
+            _names[name] = name;
+        }
+
+        return name;
+    }
+}
+
+/// <summary>
+/// The plain RFC 3339 form, YYYY-MM-DDTHH:MM:SS[.fraction of 1 to 7 digits](Z|+HH:MM|-HH:MM), read to UTC ticks
+/// exactly as <see cref="EventParser.TryParseTimestamp"/> reads it; anything else is left to that method.
+/// </summary>
+public static class Rfc3339
+{
+    public static bool TryParseUtcTicks(ReadOnlySpan<byte> s, out long ticks)
+    {
+        ticks = 0;
+        if (s.Length < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+        {
+            return false;
+        }
+
+        if (!Digits(s[..4], out var year) || !Digits(s.Slice(5, 2), out var month) || !Digits(s.Slice(8, 2), out var day)
+            || !Digits(s.Slice(11, 2), out var hour) || !Digits(s.Slice(14, 2), out var minute) || !Digits(s.Slice(17, 2), out var second))
+        {
+            return false;
+        }
+
+        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        {
+            return false;
+        }
+
+        var i = 19;
+        long fraction = 0;
+        if (s[i] == '.')
+        {
+            var digits = 0;
+            for (i++; i < s.Length && (uint)(s[i] - '0') <= 9; i++, digits++)
+            {
+                if (digits == 7)
+                {
+                    return false;
+                }
+
+                fraction = (fraction * 10) + (s[i] - '0');
+            }
+
+            if (digits == 0)
+            {
+                return false;
+            }
+
+            for (; digits < 7; digits++)
+            {
+                fraction *= 10;
+            }
+        }
+
+        long offsetTicks;
+        var rest = s[i..];
+        if (rest.Length == 1 && rest[0] == 'Z')
+        {
+            offsetTicks = 0;
+        }
+        else if (rest.Length == 6 && rest[0] is (byte)'+' or (byte)'-' && rest[3] == ':'
+                 && Digits(rest.Slice(1, 2), out var oh) && Digits(rest.Slice(4, 2), out var om) && oh <= 14 && om <= 59 && (oh < 14 || om == 0))
+        {
+            offsetTicks = ((oh * 60L) + om) * TimeSpan.TicksPerMinute * (rest[0] == '-' ? -1 : 1);
+        }
+        else
+        {
+            return false;
+        }
+
+        var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).Ticks + fraction;
+        var utc = local - offsetTicks;
+        if (utc < DateTime.MinValue.Ticks || utc > DateTime.MaxValue.Ticks)
+        {
+            return false;
+        }
+
+        ticks = utc;
+        return true;
+    }
+
+    private static bool Digits(ReadOnlySpan<byte> s, out int value)
+    {
+        value = 0;
+        foreach (var c in s)
+        {
+            if ((uint)(c - '0') > 9)
+            {
+                return false;
+            }
+
+            value = (value * 10) + (c - '0');
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Text;
+using Helios.Core.Events;
+
+namespace Helios.Core.Tests.Events;
+
+public sealed class EventFieldsReaderTests
+{
+    private const string Typical =
+        """{"timestamp":"2026-03-02T08:00:01.250Z","service":"svc-00042","level":"ERROR","message":"upstream failed","metadata":{"latency_ms":412.5,"endpoint":"/api/v1/orders","http_method":"GET","status_code":503,"extra":{"a":[1,2]}},"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331"}""";
+
+    [Fact]
+    public void TypicalEvent_IsReadWithTheParsersValues()
+    {
+        var reader = new EventFieldsReader();
+        Assert.True(reader.TryRead(Encoding.UTF8.GetBytes(Typical), out var fast));
+        Assert.True(EventParser.TryParse(Encoding.UTF8.GetBytes(Typical), out var full, out _));
+        Assert.Equal(EventFields.From(full!), fast);
+        Assert.Equal(EventLevel.Error, fast.Level);
+        Assert.Equal(412.5, fast.LatencyMs);
+    }
+
+    [Fact]
+    public void SameServiceTwice_IsTheSameString()
+    {
+        var reader = new EventFieldsReader();
+        reader.TryRead(Encoding.UTF8.GetBytes(Typical), out var a);
+        reader.TryRead(Encoding.UTF8.GetBytes(Typical), out var b);
+        Assert.Same(a.Service, b.Service);
+        Assert.Same(a.Endpoint, b.Endpoint);
+    }
+
+    [Theory]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01+02:00","service":"a","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01.1234567-05:30","service":"a","level":"WARNING","metadata":null,"message":null}""")]
+    [InlineData("""{"service":"a","level":"DEBUG","timestamp":"2024-02-29T23:59:59Z","metadata":{"latency_ms":-3,"endpoint":"/x"}}""")]
+    [InlineData("""  {"timestamp":"2026-03-02T08:00:01Z","service":"ünïcode-svc","level":"CRITICAL","metadata":{"latency_ms":"12"}}  """)]
+    public void PlainForms_AreReadLikeTheParser(string json)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+        Assert.True(new EventFieldsReader().TryRead(bytes, out var fast));
+        Assert.True(EventParser.TryParse(bytes, out var full, out _));
+        Assert.Equal(EventFields.From(full!), fast);
+    }
+
+    /// <summary>Forms the reader leaves to the parser, valid or not: the parser decides.</summary>
+    [Theory]
+    [InlineData("""{"time":"2026-03-02T08:00:01Z","service":"a","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02 08:00:01Z","service":"a","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"info"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a\u0062","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","service":"b","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO","metadata":{"latency_ms":1,"latency_ms":2}}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"LOUD"}""")]
+    [InlineData("""{"timestamp":"2026-02-30T08:00:01Z","service":"a","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"   ","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO","message":3}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO","metadata":[1]}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO","trace_id":{}}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO"} {}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO",}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","level":"INFO"}""")]
+    [InlineData("""[{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO"}]""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01.12345678Z","service":"a","level":"INFO"}""")]
+    public void UnusualForms_AreLeftToTheParser(string json) =>
+        Assert.False(new EventFieldsReader().TryRead(Encoding.UTF8.GetBytes(json), out _));
+
+    /// <summary>
+    /// Random corruptions of valid events: whenever the reader says yes, the parser accepts the event with
+    /// the same values, so the fast path never lets through an event the parser would dead-letter.
+    /// </summary>
+    [Fact]
+    public void Mutations_TheReaderNeverAcceptsWhatTheParserRejectsOrReadsItDifferently()
+    {
+        var rng = new Random(11);
+        var reader = new EventFieldsReader();
+        const string alphabet = "{}[]\":,.-+0123456789TZez \\uabcINFOERROR_latency_ms";
+        var original = Encoding.UTF8.GetBytes(Typical);
+        int accepted = 0, agreed = 0;
+        for (var n = 0; n < 20_000; n++)
+        {
+            var bytes = new List<byte>(original);
+            for (var k = rng.Next(1, 4); k > 0; k--)
+            {
+                var at = rng.Next(bytes.Count);
+                var c = (byte)alphabet[rng.Next(alphabet.Length)];
+                switch (rng.Next(3))
+                {
+                    case 0: bytes[at] = c; break;
+                    case 1: bytes.Insert(at, c); break;
+                    default: bytes.RemoveAt(at); break;
+                }
+            }
+
+            var payload = bytes.ToArray();
+            var parsed = EventParser.TryParse(payload, out var full, out _);
+            if (reader.TryRead(payload, out var fast))
+            {
+                accepted++;
+                Assert.True(parsed, Encoding.UTF8.GetString(payload));
+                Assert.Equal(EventFields.From(full!), fast);
+            }
+            else if (!parsed)
+            {
+                agreed++;
+            }
+        }
+
+        // Most mutations hit a value or break the JSON; both kinds occur.
+        Assert.InRange(accepted, 1_000, 19_000);
+        Assert.True(agreed > 1_000);
+    }
+}
