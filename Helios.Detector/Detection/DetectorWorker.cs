@@ -501,16 +501,29 @@ public sealed class DetectorWorker(
 
 public static class DetectionRegistration
 {
+    /// <summary>
+    /// The detection path (Helios:Detection:Enabled) and the storage writer (Helios:Storage:Enabled) run by
+    /// default; either can be switched off, e.g. to measure one path alone (bench `pipeline`). The detector's
+    /// readiness check exists only when its worker runs; /health then reports the shared checks alone.
+    /// </summary>
     public static IHostApplicationBuilder AddDetection(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<DetectorMetrics>();
-        builder.Services.AddSingleton<AlertStore>();
-        builder.Services.AddSingleton<WindowStore>();
-        builder.Services.AddSingleton<DetectorWorker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<DetectorWorker>());
-        builder.Services.AddHealthChecks().AddCheck<DetectorWorker>("detector");
-        builder.Services.AddSingleton<Storage.StorageMetrics>();
-        builder.Services.AddHostedService<Storage.EventStorageWorker>();
+        if (builder.Configuration.GetValue("Helios:Detection:Enabled", true))
+        {
+            builder.Services.AddSingleton<AlertStore>();
+            builder.Services.AddSingleton<WindowStore>();
+            builder.Services.AddSingleton<DetectorWorker>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<DetectorWorker>());
+            builder.Services.AddHealthChecks().AddCheck<DetectorWorker>("detector");
+        }
+
+        if (builder.Configuration.GetValue("Helios:Storage:Enabled", true))
+        {
+            builder.Services.AddSingleton<Storage.StorageMetrics>();
+            builder.Services.AddHostedService<Storage.EventStorageWorker>();
+        }
+
         return builder;
     }
 }

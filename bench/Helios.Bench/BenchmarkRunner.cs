@@ -31,15 +31,18 @@ internal static class BenchmarkRunner
     public static async Task<int> RunAsync(string[] args)
     {
         var name = args.FirstOrDefault() ?? "";
-        var selected = name == "all" ? All : All.Where(b => b.Name == name).ToArray();
+        // Not part of `all`: it starts the whole stack (PostgreSQL, broker, detector process) and runs for minutes.
+        IBenchmark[] standalone = [new PipelineBenchmark(args.Skip(1).ToArray())];
+        var selected = name == "all" ? All : All.Concat(standalone).Where(b => b.Name == name).ToArray();
         if (selected.Length == 0)
         {
-            Console.Error.WriteLine("usage: Helios.Bench <" + string.Join('|', All.Select(b => b.Name)) + "|all>");
-            foreach (var b in All)
+            Console.Error.WriteLine("usage: Helios.Bench <" + string.Join('|', All.Concat(standalone).Select(b => b.Name)) + "|all>   (all = every one but pipeline)");
+            foreach (var b in All.Concat(standalone))
             {
-                Console.Error.WriteLine($"  {b.Name,-6} {b.Summary}");
+                Console.Error.WriteLine($"  {b.Name,-8} {b.Summary}");
             }
 
+            Console.Error.WriteLine("  " + PipelineOptions.Usage);
             return 2;
         }
 
@@ -58,7 +61,16 @@ internal static class BenchmarkRunner
         {
             report.Heading($"{benchmark.Name}: {benchmark.Summary}");
             var started = Stopwatch.StartNew();
-            last = await benchmark.RunAsync(report, cts.Token);
+            try
+            {
+                last = await benchmark.RunAsync(report, cts.Token);
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine($"{benchmark.Name}: {ex.Message}");
+                return 2;
+            }
+
             last["seconds"] = Math.Round(started.Elapsed.TotalSeconds, 1);
             combined[benchmark.Name] = JsonNode.Parse(last.ToJsonString());
             if (selected.Length > 1)
