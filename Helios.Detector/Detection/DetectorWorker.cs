@@ -78,6 +78,7 @@ public sealed class DetectorWorker(
         metrics.ObserveConsumerLag(() => Interlocked.Read(ref _lag));
         metrics.ObserveModelVersion(() => ModelVersion);
         using var producer = kafka.CreateProducer("helios-detector");
+        WarmUp(producer);
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
             null,
             b => b.SetPartitionsAssignedHandler((_, assigned) =>
@@ -144,6 +145,23 @@ public sealed class DetectorWorker(
 
         CommitSafeOffsets(consumer, consumer.Assignment);
         consumer.Close();
+    }
+
+    /// <summary>
+    /// Learns the alerts topic's metadata (and so its partition leaders) now, not when the first alert is
+    /// published: otherwise the first alert of a process waits about a second for it.
+    /// </summary>
+    private void WarmUp(IProducer<string, byte[]> producer)
+    {
+        try
+        {
+            using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+            admin.GetMetadata(_topics.AlertsTopic, TimeSpan.FromSeconds(5));
+        }
+        catch (KafkaException ex)
+        {
+            logger.LogWarning("Alerts topic metadata not available yet: {Reason}", ex.Error.Reason);
+        }
     }
 
     /// <summary>Sum over assigned partitions of high watermark minus position, from the client's cached watermarks (no broker round trip).</summary>

@@ -40,6 +40,11 @@ public sealed class KafkaClientFactory(IConfiguration configuration, ILoggerFact
             SessionTimeoutMs = 6000,
             HeartbeatIntervalMs = 1000,
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+
+            // A broker answers a fetch as soon as there is data; with none it waits up to this long. The
+            // development broker waits the whole time even when data arrives meanwhile, so the default 500 ms
+            // would stall a consumer that has caught up (and delay the events that close windows).
+            FetchWaitMaxMs = 50,
         };
         configure?.Invoke(config);
         var logger = loggers.CreateLogger("Kafka." + clientId);

@@ -24,7 +24,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
     private const string EventsTopic = "events";
     private const string AlertsTopic = "anomaly-alerts";
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan ScrapeEvery = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan ScrapeEvery = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
 
@@ -348,7 +348,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         return (Interlocked.Read(ref delivered), Interlocked.Read(ref failed));
     }
 
-    /// <summary>Reads the detector's counters every 100 ms; prints a progress line every 5 s.</summary>
+    /// <summary>Reads the detector's counters every 50 ms; prints a progress line every 5 s.</summary>
     private static async Task ScrapeAsync(HttpClient client, Progress progress, Stopwatch clock, Report report, CancellationToken ct)
     {
         var nextReport = ProgressEvery;
@@ -813,16 +813,16 @@ internal sealed record PipelinePhase(int Number, string Name, string Title, bool
     ];
 }
 
-/// <summary>`pipeline [--seconds 60] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 5] [--budget-mib 2] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both]`.</summary>
+/// <summary>`pipeline [--seconds 60] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 5] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both]`.</summary>
 internal sealed record PipelineOptions(
     int Seconds, int Services, int EventsPerWindow, int StormsPerWindow, int WarmupSeconds, double BudgetMiBPerPartition, int LatenessSeconds,
     int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases)
 {
-    public const string Usage = "pipeline [--seconds 60] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 5] [--budget-mib 2] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both]";
+    public const string Usage = "pipeline [--seconds 60] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 5] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both]";
 
     public static PipelineOptions Parse(string[] args)
     {
-        var o = new PipelineOptions(60, 10_000, 20, 5, 5, 2, 5, 180, PipelinePhase.All);
+        var o = new PipelineOptions(60, 10_000, 20, 5, 5, 3.5, 5, 180, PipelinePhase.All);
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value. Usage: {Usage}");
