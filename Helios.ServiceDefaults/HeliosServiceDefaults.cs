@@ -42,7 +42,19 @@ public static class HeliosServiceDefaults
         var health = builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
         if (builder.Configuration.GetConnectionString("helios") is { Length: > 0 } database)
         {
-            builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(database) { Name = "helios" }.Build());
+            builder.Services.AddSingleton(_ =>
+            {
+                var source = new NpgsqlDataSourceBuilder(database) { Name = "helios" };
+
+                // Statements run thousands of times (a window record per service per window): prepared once per
+                // connection, PostgreSQL stops parsing and planning them each time. A value in the connection string wins.
+                if (source.ConnectionStringBuilder.MaxAutoPrepare == 0)
+                {
+                    source.ConnectionStringBuilder.MaxAutoPrepare = 32;
+                }
+
+                return source.Build();
+            });
             builder.Services.AddSingleton<SchemaInitializer>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<SchemaInitializer>());
             builder.Services.AddSingleton<ModelRegistry>();

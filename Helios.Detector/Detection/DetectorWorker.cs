@@ -77,7 +77,8 @@ public sealed class DetectorWorker(
         metrics.ObserveOpenWindows(() => _windows.OpenWindows);
         metrics.ObserveConsumerLag(() => Interlocked.Read(ref _lag));
         metrics.ObserveModelVersion(() => ModelVersion);
-        using var producer = kafka.CreateProducer("helios-detector");
+        // Alerts are few and wanted at once: no lingering for a fuller batch.
+        using var producer = kafka.CreateProducer("helios-detector", c => c.LingerMs = 0);
         WarmUp(producer);
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
             null,
@@ -339,25 +340,40 @@ public sealed class DetectorWorker(
         var started = Stopwatch.GetTimestamp();
         var records = new List<WindowRecord>(closed.Count);
         var scored = new List<ScoredWindow>(closed.Count);
+        if (_model is not { } active)
+        {
+            closed.ToList().ForEach(w => _windowTraces.Remove((w.Service, w.Start)));
+            records.AddRange(closed.Select(w => new WindowRecord(w.Service, w.Start, w.End, w.Events.Count, Scored: false)));
+            await RecordAsync(records, ct);
+            return;
+        }
+
+        var model = active.Model;
         foreach (var window in closed)
         {
             _windowTraces.Remove((window.Service, window.Start), out var links);
-            if (window.Events.Count < _options.MinEventsPerWindow || _model is not { } active)
+            if (window.Events.Count < _options.MinEventsPerWindow)
             {
                 records.Add(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: false));
                 continue;
             }
 
-            var features = EventWindowFeatures.For(window, active.Model.ServiceBaselines);
-            var assessment = active.Model.Assess(features);
-            if (_options.AnomalyThreshold is { } threshold)
-            {
-                assessment = assessment with { IsAnomaly = assessment.Score < threshold };
-            }
-
-            var baselined = active.Model.ServiceBaselines?.For(window.Service, window.Start, window.End) is not null;
-            scored.Add(new ScoredWindow(window, features, assessment, SurpriseGuard.Score(features), baselined, links, active.Version));
+            var features = EventWindowFeatures.For(window, model.ServiceBaselines);
+            var baselined = model.ServiceBaselines?.For(window.Service, window.Start, window.End) is not null;
+            scored.Add(new ScoredWindow(window, features, SurpriseGuard.Score(features), baselined, links, active.Version));
         }
+
+        // One pass of the forest over the whole batch (block scoring); the full assessment (attribution,
+        // explanation) is only computed for windows that alert.
+        var width = model.Schema.Count;
+        var rows = new double[scored.Count * width];
+        for (var i = 0; i < scored.Count; i++)
+        {
+            scored[i].Features.CopyTo(rows, i * width);
+        }
+
+        var scores = new double[scored.Count];
+        model.Forest.ScoreSamples(rows, scores, maxDegreeOfParallelism: 1);
 
         var evidence = new Evidence[scored.Count];
         _evidence.Evaluate(scored.ConvertAll(w => new WindowSurprise(w.Window.Service, w.Window.Start.UtcTicks, w.Surprise)), evidence);
@@ -369,7 +385,7 @@ public sealed class DetectorWorker(
         {
             for (var i = 0; i < scored.Count; i++)
             {
-                var (window, features, assessment, surprise, baselined, links, version) = scored[i];
+                var (window, features, surprise, baselined, links, version) = scored[i];
                 var activity = StartWindowActivity(window, links);
                 if (activity is not null)
                 {
@@ -377,7 +393,13 @@ public sealed class DetectorWorker(
                 }
 
                 var byEvidence = _options.AlertRule == AlertRule.Evidence && baselined;
-                var anomalous = byEvidence ? evidence[i].Value >= _options.SurpriseThreshold : assessment.IsAnomaly;
+                var decision = scores[i] - model.Threshold;
+                var forestFlag = _options.AnomalyThreshold is { } threshold ? scores[i] < threshold : decision < 0;
+                var needsAssessment = byEvidence
+                    ? evidence[i].Value >= _options.SurpriseThreshold
+                    : forestFlag || model.Manifest.ExtremeRobustZ is not null; // the extreme-feature guard needs the z-scores
+                var assessment = needsAssessment ? Assess(model, features) : null;
+                var anomalous = byEvidence ? evidence[i].Value >= _options.SurpriseThreshold : assessment?.IsAnomaly ?? false;
                 metrics.WindowsScored.Add(1);
                 metrics.WindowSize.Record(window.Events.Count);
                 activity?.SetTag("helios.anomaly", anomalous);
@@ -386,8 +408,8 @@ public sealed class DetectorWorker(
                 if (anomalous)
                 {
                     var alert = (byEvidence
-                        ? AlertFactory.ForEvidence(window.Service, window.Start, window.End, features, assessment, evidence[i], _options.SurpriseThreshold, version, NowToTheMicrosecond())
-                        : AlertFactory.ForEventWindow(window.Service, window.Start, window.End, features, assessment, version, NowToTheMicrosecond())) with { ClosedAt = closedAt };
+                        ? AlertFactory.ForEvidence(window.Service, window.Start, window.End, features, assessment!, evidence[i], _options.SurpriseThreshold, version, NowToTheMicrosecond())
+                        : AlertFactory.ForEventWindow(window.Service, window.Start, window.End, features, assessment!, version, NowToTheMicrosecond())) with { ClosedAt = closedAt };
                     var severity = SeverityPolicy.TryParse(alert.Severity, out var s) ? s : Severity.Low;
                     metrics.AnomaliesDetected.Add(1, new KeyValuePair<string, object?>("severity", alert.Severity));
                     _openAlerts.TryGetValue(window.Service, out var open);
@@ -406,8 +428,8 @@ public sealed class DetectorWorker(
                     }
                 }
 
-                records.Add(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: true, features, assessment.Score,
-                    assessment.Decision, anomalous, alertId, version, surprise, evidence[i].Value));
+                records.Add(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: true, features, scores[i],
+                    decision, anomalous, alertId, version, surprise, evidence[i].Value));
             }
 
             await alerts.UpsertAsync([.. raised.Select(r => r.Alert)], ct);
@@ -439,7 +461,14 @@ public sealed class DetectorWorker(
         return now.AddTicks(-(now.Ticks % 10));
     }
 
-    private sealed record ScoredWindow(ClosedWindow Window, double[] Features, Assessment Assessment, double Surprise, bool Baselined, List<ActivityContext>? Links, long Version);
+    private sealed record ScoredWindow(ClosedWindow Window, double[] Features, double Surprise, bool Baselined, List<ActivityContext>? Links, long Version);
+
+    /// <summary>The model's full assessment, with the configured override of the forest's threshold.</summary>
+    private Assessment Assess(AnomalyModel model, double[] features)
+    {
+        var assessment = model.Assess(features);
+        return _options.AnomalyThreshold is { } threshold ? assessment with { IsAnomaly = assessment.Score < threshold } : assessment;
+    }
 
     /// <summary>The window's span: a child of the first request that fed it, linked to the others; not made current (a batch has many).</summary>
     private static Activity? StartWindowActivity(ClosedWindow window, List<ActivityContext>? links)
