@@ -16,7 +16,8 @@ namespace Helios.Detector.Storage;
 /// independently, and neither waits for the other. A batch goes to a staging table, then into
 /// <c>events</c> with ON CONFLICT DO NOTHING on (partition, offset), and the per-minute aggregates
 /// grow by exactly the rows inserted, all in one transaction; offsets are committed after it, so a
-/// crash re-writes a batch without duplicating a row or a count. Malformed events are the
+/// crash re-writes a batch without duplicating a row or a count. The next batch is consumed and parsed while
+/// one is being written. Malformed events are the
 /// detector's to dead-letter; here they are counted and skipped.
 /// </summary>
 public sealed class EventStorageWorker(
@@ -49,7 +50,10 @@ public sealed class EventStorageWorker(
         }
 
         var batch = new List<(TelemetryEvent Event, int Partition, long Offset)>(MaxBatch);
+        var writingBatch = new List<(TelemetryEvent Event, int Partition, long Offset)>(MaxBatch);
         var next = new Dictionary<TopicPartition, long>();
+        var written = new Dictionary<TopicPartition, long>();
+        Task? writing = null;
         while (!ct.IsCancellationRequested)
         {
             var deadline = Stopwatch.StartNew();
@@ -87,32 +91,56 @@ public sealed class EventStorageWorker(
                 }
             }
 
+            // The previous batch was being written while this one was consumed and parsed: once it is
+            // durable its offsets are committed, and this batch's write starts.
+            if (writing is not null)
+            {
+                await writing;
+                Commit(consumer, written);
+                writing = null;
+            }
+
             if (next.Count == 0)
             {
                 continue;
             }
 
-            if (batch.Count > 0)
-            {
-                await WriteAsync(connection, batch, ct);
-                metrics.Stored.Add(batch.Count);
-            }
-
-            try
-            {
-                consumer.Commit(next.Select(p => new TopicPartitionOffset(p.Key, new Offset(p.Value))));
-            }
-            catch (KafkaException ex)
-            {
-                // A partition moved to another member meanwhile: it re-writes the batch, which adds nothing (the key).
-                logger.LogDebug("Storage commit skipped: {Reason}", ex.Error.Reason);
-            }
-
+            (batch, writingBatch) = (writingBatch, batch);
+            (next, written) = (written, next);
             batch.Clear();
             next.Clear();
+            writing = WriteAndCountAsync(connection, writingBatch, ct);
+        }
+
+        if (writing is not null)
+        {
+            await writing;
+            Commit(consumer, written);
         }
 
         consumer.Close();
+    }
+
+    private async Task WriteAndCountAsync(NpgsqlConnection connection, List<(TelemetryEvent Event, int Partition, long Offset)> batch, CancellationToken ct)
+    {
+        if (batch.Count > 0)
+        {
+            await WriteAsync(connection, batch, ct);
+            metrics.Stored.Add(batch.Count);
+        }
+    }
+
+    private void Commit(IConsumer<string, byte[]> consumer, Dictionary<TopicPartition, long> offsets)
+    {
+        try
+        {
+            consumer.Commit(offsets.Select(p => new TopicPartitionOffset(p.Key, new Offset(p.Value))));
+        }
+        catch (KafkaException ex)
+        {
+            // A partition moved to another member meanwhile: it re-writes the batch, which adds nothing (the key).
+            logger.LogDebug("Storage commit skipped: {Reason}", ex.Error.Reason);
+        }
     }
 
     private async Task WriteAsync(NpgsqlConnection connection, List<(TelemetryEvent Event, int Partition, long Offset)> batch, CancellationToken ct)
