@@ -98,8 +98,10 @@ public sealed class DetectorWorker(
         logger.LogInformation("Detector consuming {Topic} as group {Group}, windows of {Window}", _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
 
         var refreshEvery = TimeSpan.FromSeconds(_options.ModelRefreshSeconds);
-        var lastRefresh = Stopwatch.StartNew();
-        var lastCommit = Stopwatch.StartNew();
+        // One clock reading per message serves the windows and both timers (the clock is a measurable share of the loop).
+        var now = DateTime.UtcNow.Ticks;
+        var lastRefresh = now;
+        var lastCommit = now;
         var uncommitted = false;
         while (!ct.IsCancellationRequested)
         {
@@ -114,13 +116,14 @@ public sealed class DetectorWorker(
                 continue;
             }
 
+            now = DateTime.UtcNow.Ticks;
             if (message is { Message: not null })
             {
-                await HandleAsync(message, producer, ct);
+                await HandleAsync(message, now, producer, ct);
                 uncommitted = true;
             }
 
-            var closed = _windows.DrainClosed();
+            var closed = _windows.DrainClosed(new DateTimeOffset(now, TimeSpan.Zero));
             if (closed.Count > 0)
             {
                 await ScoreAsync(closed, producer, ct);
@@ -129,18 +132,18 @@ public sealed class DetectorWorker(
             // Recorded windows let go of their offsets, also when an idle flush closed them without new events.
             uncommitted |= closed.Count > 0;
 
-            if (lastRefresh.Elapsed >= refreshEvery)
+            if (now - lastRefresh >= refreshEvery.Ticks)
             {
                 await RefreshModelAsync(ct);
                 Interlocked.Exchange(ref _lag, Lag(consumer));
-                lastRefresh.Restart();
+                lastRefresh = now;
             }
 
-            if (uncommitted && (closed.Count > 0 || lastCommit.Elapsed > TimeSpan.FromSeconds(1)))
+            if (uncommitted && (closed.Count > 0 || now - lastCommit > TimeSpan.TicksPerSecond))
             {
                 CommitSafeOffsets(consumer, consumer.Assignment);
                 uncommitted = false;
-                lastCommit.Restart();
+                lastCommit = now;
             }
         }
 
@@ -244,7 +247,7 @@ public sealed class DetectorWorker(
         return ticks;
     }
 
-    private async Task HandleAsync(ConsumeResult<string, byte[]> message, IProducer<string, byte[]> producer, CancellationToken ct)
+    private async Task HandleAsync(ConsumeResult<string, byte[]> message, long nowTicks, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         var parent = KafkaTracing.Extract(message.Message.Headers);
         using var activity = parent is null ? null : KafkaTracing.StartProcess(_topics.EventsTopic, message);
@@ -287,7 +290,7 @@ public sealed class DetectorWorker(
             return;
         }
 
-        if (!_windows!.Add(evt, partition, DateTime.UtcNow.Ticks))
+        if (!_windows!.Add(evt, partition, nowTicks))
         {
             metrics.LateEvents.Add(1);
             _commits.Consumed(partition, message.Offset.Value);
