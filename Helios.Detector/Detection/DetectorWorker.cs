@@ -389,12 +389,6 @@ public sealed class DetectorWorker(
             for (var i = 0; i < scored.Count; i++)
             {
                 var (window, features, surprise, baselined, links, version) = scored[i];
-                var activity = StartWindowActivity(window, links);
-                if (activity is not null)
-                {
-                    activities.Add(activity);
-                }
-
                 var byEvidence = _options.AlertRule == AlertRule.Evidence && baselined;
                 var decision = scores[i] - model.Threshold;
                 var forestFlag = _options.AnomalyThreshold is { } threshold ? scores[i] < threshold : decision < 0;
@@ -405,6 +399,15 @@ public sealed class DetectorWorker(
                 var anomalous = byEvidence ? evidence[i].Value >= _options.SurpriseThreshold : assessment?.IsAnomaly ?? false;
                 metrics.WindowsScored.Add(1);
                 metrics.WindowSize.Record(window.Events.Count);
+
+                // A span for every window fed by traced requests (linked to them) and for every anomalous one;
+                // a root span per untraced normal window would only be noise (10,000 services, 10,000 spans a window).
+                var activity = links is { Count: > 0 } || anomalous ? StartWindowActivity(window, links) : null;
+                if (activity is not null)
+                {
+                    activities.Add(activity);
+                }
+
                 activity?.SetTag("helios.anomaly", anomalous);
                 activity?.SetTag("helios.evidence", evidence[i].Value);
                 Guid? alertId = null;
