@@ -73,6 +73,10 @@ public sealed class DetectorWorker(
         await registry.EnsureBootstrapEventModelAsync(_options.WindowSize, _options.MinEventsPerWindow, _options.Contamination, ct);
         await RefreshModelAsync(ct);
 
+        // Training the bootstrap model on a fresh database allocates a few hundred MB once: give it back to the
+        // system before serving, rather than carry it as resident memory for the life of the process.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
         _windows = new EventTimeWindows(_options.WindowSize, _options.AllowedLateness, _options.IdleTimeout);
         metrics.ObserveOpenWindows(() => _windows.OpenWindows);
         metrics.ObserveConsumerLag(() => Interlocked.Read(ref _lag));

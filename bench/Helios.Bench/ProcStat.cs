@@ -40,6 +40,20 @@ internal static partial class ProcStat
         return ticks / TicksPerSecond;
     }
 
+    /// <summary>Resets the process's peak resident set (VmHWM) to its current size (Linux clear_refs 5); false when not allowed.</summary>
+    public static bool ResetPeakRss(int pid)
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{pid}/clear_refs", "5");
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Peak resident set (VmHWM) in MB (NaN when the process is gone).</summary>
     public static double PeakRssMb(int pid)
     {
