@@ -11,6 +11,9 @@ builder.AddEvents();
 builder.AddAlerts();
 builder.AddModels();
 
+// A query or route value of the wrong type (limit=abc, late_only=maybe) throws instead of ending in a bare 400,
+// so the problem below can say which parameter and value.
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
 {
     // Kestrel's body limit surfaces as BadHttpRequestException: answer 413 with the limit, not 500.
@@ -19,6 +22,13 @@ builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         c.ProblemDetails.Status = c.HttpContext.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
         c.ProblemDetails.Title = "Request body too large";
         c.ProblemDetails.Detail = $"Event requests are limited to {PublishEvents.MaxBodyBytes / (1024 * 1024)} MiB; send at most {PublishEvents.MaxBatch} events per batch.";
+    }
+    else if (c.Exception is BadHttpRequestException bad)
+    {
+        // e.g. Failed to bind parameter "bool lateOnly" from "maybe".
+        c.ProblemDetails.Status = c.HttpContext.Response.StatusCode = bad.StatusCode;
+        c.ProblemDetails.Title = "The request is invalid.";
+        c.ProblemDetails.Detail = bad.Message;
     }
 });
 

@@ -186,14 +186,9 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
             if (k > 1)
             {
                 // j < k: min(s, p_j) = s, and (j + 1) s - log10 C(n, j) is convex in j, so the best is at j = 1 or j = k - 1.
-                foreach (var j in (int[])[1, k - 1])
-                {
-                    var term = ((j + 1) * s) - _logChoose[j];
-                    if (term > best.Value)
-                    {
-                        best = (term, j);
-                    }
-                }
+                var first = (2 * s) - _logChoose[1];
+                var last = (k * s) - _logChoose[k - 1];
+                best = last > first ? (last, k - 1) : (first, 1);
             }
 
             if (k <= n && _suffix[k].Value > best.Value)

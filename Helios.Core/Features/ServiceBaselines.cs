@@ -41,6 +41,9 @@ public sealed class ServiceBaselines
 
     public IReadOnlyCollection<ServiceBaseline> Services => _byService.Values;
 
+    /// <summary>Whether the model saw the service (has a baseline to compare its windows with).</summary>
+    public bool Contains(string service) => _byService.ContainsKey(service);
+
     /// <summary>The baseline of a service's window, or null for a service the model never saw.</summary>
     public WindowBaseline? For(string service, DateTimeOffset from, DateTimeOffset to) =>
         _byService.TryGetValue(service, out var b)

@@ -366,7 +366,7 @@ public sealed class DetectorWorker(
             }
 
             var features = EventWindowFeatures.For(window, model.ServiceBaselines);
-            var baselined = model.ServiceBaselines?.For(window.Service, window.Start, window.End) is not null;
+            var baselined = model.ServiceBaselines?.Contains(window.Service) ?? false;
             scored.Add(new ScoredWindow(window, features, SurpriseGuard.Score(features), baselined, links, active.Version));
         }
 

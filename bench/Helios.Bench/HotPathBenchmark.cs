@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json.Nodes;
 using Helios.Core.Detection;
 using Helios.Core.Events;
@@ -24,7 +23,7 @@ internal sealed class HotPathBenchmark : IBenchmark
 
     public Task<JsonObject> RunAsync(Report report, CancellationToken ct)
     {
-        report.Line($"Protocol: {Events:N0} events of about 300 bytes for {Services:N0} services over 10 one-minute windows, in time order;");
+        report.Line($"Protocol: {Events:N0} events of about 300 bytes (the pipeline benchmark's generator) for {Services:N0} services over 10 one-minute windows, in time order;");
         report.Line("each stage timed alone on one thread, best of 3 runs after a warm-up; ns per event (or per window).");
         var payloads = Payloads();
         report.Line($"Mean payload {payloads.Average(p => p.Length):0} bytes.");
@@ -115,30 +114,14 @@ internal sealed class HotPathBenchmark : IBenchmark
         return Task.FromResult(result);
     }
 
-    /// <summary>Events in the predecessor's shape (message, metadata with latency, endpoint, method, status; trace and span ids).</summary>
-    internal static byte[][] Payloads(int count = Events, int services = Services)
+    /// <summary>The pipeline benchmark's events (its generator), in order: every service window holds 20 events.</summary>
+    private static byte[][] Payloads()
     {
-        var rng = new Random(42);
-        var start = new DateTimeOffset(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
-        var step = TimeSpan.FromMinutes(10).Ticks / count;
-        var payloads = new byte[count][];
-        var sb = new StringBuilder(320);
-        for (var i = 0; i < count; i++)
+        var generator = new PipelineTraffic(Services, Events / (Services * 10), stormsPerWindow: 5, TimeSpan.FromMinutes(1)).NewGenerator();
+        var payloads = new byte[Events][];
+        for (var n = 0; n < Events; n++)
         {
-            var service = rng.Next(services);
-            var error = rng.NextDouble() < 0.01;
-            var ts = start.AddTicks(step * i).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
-            sb.Clear()
-                .Append("{\"timestamp\":\"").Append(ts)
-                .Append("\",\"service\":\"svc-").Append(service.ToString("D5", System.Globalization.CultureInfo.InvariantCulture))
-                .Append("\",\"level\":\"").Append(error ? "ERROR" : "INFO")
-                .Append("\",\"message\":\"").Append(error ? "upstream request failed with status 503" : "request completed successfully")
-                .Append("\",\"metadata\":{\"latency_ms\":").Append(Math.Round(20 + (rng.NextDouble() * 200), 1).ToString(System.Globalization.CultureInfo.InvariantCulture))
-                .Append(",\"endpoint\":\"/api/v1/orders/").Append(rng.Next(8))
-                .Append("\",\"http_method\":\"GET\",\"status_code\":").Append(error ? 503 : 200)
-                .Append("},\"trace_id\":\"").Append(rng.NextInt64().ToString("x16")).Append(rng.NextInt64().ToString("x16"))
-                .Append("\",\"span_id\":\"").Append(rng.NextInt64().ToString("x16")).Append("\"}");
-            payloads[i] = Encoding.UTF8.GetBytes(sb.ToString());
+            payloads[n] = generator.Next(n, out _);
         }
 
         return payloads;

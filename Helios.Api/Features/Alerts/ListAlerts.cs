@@ -33,14 +33,9 @@ public static class ListAlerts
         string? service = null, string? severity = null, string? status = null,
         DateTimeOffset? from = null, DateTimeOffset? to = null, int limit = 50, int offset = 0)
     {
-        if (limit is < 1 or > 500)
+        if (Paging.Check(limit, 500, offset, from, to) is { } problem)
         {
-            return Problems.Field("limit", "Must be between 1 and 500.");
-        }
-
-        if (offset < 0)
-        {
-            return Problems.Field("offset", "Must be 0 or more.");
+            return problem;
         }
 
         if (severity is not null && !SeverityPolicy.TryParse(severity, out _))
@@ -53,11 +48,6 @@ public static class ListAlerts
             return Problems.Field("status", "Must be one of open, acknowledged, resolved.");
         }
 
-        if (from is not null && to is not null && from > to)
-        {
-            return Problems.Field("from", "Must not be after 'to'.");
-        }
-
         const string where =
             """
             WHERE (@service::text IS NULL OR service = @service)
@@ -66,31 +56,12 @@ public static class ListAlerts
               AND (@from::timestamptz IS NULL OR window_start >= @from)
               AND (@to::timestamptz IS NULL OR window_start < @to)
             """;
-        await using var batch = db.CreateBatch();
-        var list = new NpgsqlBatchCommand($"SELECT {Columns} FROM alerts {where} ORDER BY detected_at DESC, id LIMIT @limit OFFSET @offset");
-        var count = new NpgsqlBatchCommand($"SELECT count(*) FROM alerts {where}");
-        foreach (var cmd in (NpgsqlBatchCommand[])[list, count])
-        {
-            cmd.Parameters.AddWithValue("service", (object?)service ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("severity", (object?)severity?.ToLowerInvariant() ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("status", (object?)status ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("from", (object?)from ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("to", (object?)to ?? DBNull.Value);
-            batch.BatchCommands.Add(cmd);
-        }
-
-        list.Parameters.AddWithValue("limit", limit);
-        list.Parameters.AddWithValue("offset", offset);
-        await using var reader = await batch.ExecuteReaderAsync(ct);
-        var items = new List<AnomalyAlert>();
-        while (await reader.ReadAsync(ct))
-        {
-            items.Add(Read(reader));
-        }
-
-        await reader.NextResultAsync(ct);
-        await reader.ReadAsync(ct);
-        return TypedResults.Ok(new AlertPage(items, reader.GetInt64(0), limit, offset));
+        var (items, total) = await Paging.ReadAsync(db,
+            $"SELECT {Columns} FROM alerts {where} ORDER BY detected_at DESC, id LIMIT @limit OFFSET @offset",
+            $"SELECT count(*) FROM alerts {where}",
+            [("service", service), ("severity", severity?.ToLowerInvariant()), ("status", status), ("from", from), ("to", to)],
+            limit, offset, Read, r => r.GetInt64(0), ct);
+        return TypedResults.Ok(new AlertPage(items, total, limit, offset));
     }
 
     public static async Task<Results<Ok<AnomalyAlert>, ProblemHttpResult>> Get(Guid id, NpgsqlDataSource db, CancellationToken ct)

@@ -48,19 +48,9 @@ public static class ListWindows
         string? service = null, DateTimeOffset? from = null, DateTimeOffset? to = null,
         [FromQuery(Name = "late_only")] bool lateOnly = false, [FromQuery(Name = "anomalous_only")] bool anomalousOnly = false, int limit = 100, int offset = 0)
     {
-        if (limit is < 1 or > 1000)
+        if (Paging.Check(limit, 1000, offset, from, to) is { } problem)
         {
-            return Problems.Field("limit", "Must be between 1 and 1000.");
-        }
-
-        if (offset < 0)
-        {
-            return Problems.Field("offset", "Must be 0 or more.");
-        }
-
-        if (from is not null && to is not null && from > to)
-        {
-            return Problems.Field("from", "Must not be after 'to'.");
+            return problem;
         }
 
         const string where =
@@ -71,36 +61,16 @@ public static class ListWindows
               AND (NOT @late_only OR late_events > 0)
               AND (NOT @anomalous_only OR is_anomaly)
             """;
-        await using var batch = db.CreateBatch();
-        var list = new NpgsqlBatchCommand(
+        var (items, totals) = await Paging.ReadAsync(db,
             $"""
             SELECT service, window_start, window_end, event_count, late_events, scored, score, decision, surprise, evidence,
                    is_anomaly, alert_id, model_version, features, scored_at
             FROM scored_windows {where} ORDER BY window_start DESC, service LIMIT @limit OFFSET @offset
-            """);
-        var count = new NpgsqlBatchCommand($"SELECT count(*), coalesce(sum(late_events), 0) FROM scored_windows {where}");
-        foreach (var cmd in (NpgsqlBatchCommand[])[list, count])
-        {
-            cmd.Parameters.AddWithValue("service", (object?)service ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("from", (object?)from ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("to", (object?)to ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("late_only", lateOnly);
-            cmd.Parameters.AddWithValue("anomalous_only", anomalousOnly);
-            batch.BatchCommands.Add(cmd);
-        }
-
-        list.Parameters.AddWithValue("limit", limit);
-        list.Parameters.AddWithValue("offset", offset);
-        await using var reader = await batch.ExecuteReaderAsync(ct);
-        var items = new List<ScoredWindow>();
-        while (await reader.ReadAsync(ct))
-        {
-            items.Add(Read(reader));
-        }
-
-        await reader.NextResultAsync(ct);
-        await reader.ReadAsync(ct);
-        return TypedResults.Ok(new WindowPage(items, reader.GetInt64(0), reader.GetInt64(1), limit, offset));
+            """,
+            $"SELECT count(*), coalesce(sum(late_events), 0) FROM scored_windows {where}",
+            [("service", service), ("from", from), ("to", to), ("late_only", lateOnly), ("anomalous_only", anomalousOnly)],
+            limit, offset, Read, r => (Count: r.GetInt64(0), Late: r.GetInt64(1)), ct);
+        return TypedResults.Ok(new WindowPage(items, totals.Count, totals.Late, limit, offset));
     }
 
     private static ScoredWindow Read(NpgsqlDataReader r)

@@ -45,5 +45,13 @@ public sealed class LateEventTests(StackFixture stack)
         using var bad = await stack.Api.GetAsync("/api/v1/windows?limit=0");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("limit", await bad.Content.ReadAsStringAsync());
+
+        // A value of the wrong type is a problem naming the parameter and the value, not a bare 400.
+        using var wrongType = await stack.Api.GetAsync("/api/v1/windows?late_only=maybe");
+        Assert.Equal(HttpStatusCode.BadRequest, wrongType.StatusCode);
+        Assert.Equal("application/problem+json", wrongType.Content.Headers.ContentType?.MediaType);
+        var problem = await wrongType.Content.ReadAsStringAsync();
+        Assert.Contains("lateOnly", problem);
+        Assert.Contains("maybe", problem);
     }
 }
