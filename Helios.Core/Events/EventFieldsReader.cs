@@ -13,6 +13,15 @@ public readonly record struct EventFields(long TimestampTicks, string Service, E
 }
 
 /// <summary>
+/// The rest of an event that storage keeps (read by <see cref="EventFieldsReader.TryReadRow"/>): its message
+/// ("" when absent or null), trace and span ids, and the metadata object's JSON text as it arrived.
+/// </summary>
+public readonly record struct EventText(string Message, string? TraceId, string? SpanId, string? MetadataJson)
+{
+    public static EventText From(TelemetryEvent e) => new(e.Message, e.TraceId, e.SpanId, e.Metadata?.GetRawText());
+}
+
+/// <summary>
 /// The consumer's hot path: one pass of <see cref="Utf8JsonReader"/> over an event, reading only what
 /// windowing needs, with service and endpoint names interned (no allocation per event once a name is known).
 /// It answers yes only when <see cref="EventParser"/> would accept the event with the same values: anything
@@ -36,12 +45,21 @@ public sealed class EventFieldsReader
         _lookup = _names.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
-    public bool TryRead(ReadOnlySpan<byte> utf8, out EventFields evt)
+    public bool TryRead(ReadOnlySpan<byte> utf8, out EventFields evt) => TryRead(utf8, capture: false, out evt, out _);
+
+    /// <summary>
+    /// <see cref="TryRead"/> plus what storage keeps besides (<see cref="EventText"/>), with the values
+    /// <see cref="EventParser"/> would give: the storage writer's path.
+    /// </summary>
+    public bool TryReadRow(ReadOnlySpan<byte> utf8, out EventFields evt, out EventText text) => TryRead(utf8, capture: true, out evt, out text);
+
+    private bool TryRead(ReadOnlySpan<byte> utf8, bool capture, out EventFields evt, out EventText text)
     {
         evt = default;
+        text = default;
         try
         {
-            return TryReadCore(utf8, out evt);
+            return TryReadCore(utf8, capture, out evt, out text);
         }
         catch (JsonException)
         {
@@ -49,9 +67,10 @@ public sealed class EventFieldsReader
         }
     }
 
-    private bool TryReadCore(ReadOnlySpan<byte> utf8, out EventFields evt)
+    private bool TryReadCore(ReadOnlySpan<byte> utf8, bool capture, out EventFields evt, out EventText text)
     {
         evt = default;
+        text = default;
         var reader = new Utf8JsonReader(utf8, isFinalBlock: true, state: default);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
@@ -63,6 +82,7 @@ public sealed class EventFieldsReader
         EventLevel? level = null;
         var latency = double.NaN;
         string? endpoint = null;
+        string? message = null, traceId = null, spanId = null, metadata = null;
         var seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -107,9 +127,16 @@ public sealed class EventFieldsReader
                 case Metadata:
                     if (token == JsonTokenType.StartObject)
                     {
+                        var start = (int)reader.TokenStartIndex;
                         if (!TryReadMetadata(ref reader, ref latency, ref endpoint))
                         {
                             return false;
+                        }
+
+                        if (capture)
+                        {
+                            // The object's own bytes, as JsonElement.GetRawText returns them.
+                            metadata = Encoding.UTF8.GetString(utf8[start..(int)reader.BytesConsumed]);
                         }
                     }
                     else if (token != JsonTokenType.Null)
@@ -122,6 +149,14 @@ public sealed class EventFieldsReader
                     if (token is not (JsonTokenType.String or JsonTokenType.Null))
                     {
                         return false;
+                    }
+
+                    if (capture && token == JsonTokenType.String)
+                    {
+                        var value = reader.GetString();
+                        message = field == Message ? value : message;
+                        traceId = field == TraceId ? value : traceId;
+                        spanId = field == SpanId ? value : spanId;
                     }
 
                     break;
@@ -140,6 +175,11 @@ public sealed class EventFieldsReader
         }
 
         evt = new EventFields(ticks, service, level.Value, latency, endpoint);
+        if (capture)
+        {
+            text = new EventText(message ?? "", traceId, spanId, metadata);
+        }
+
         return true;
     }
 

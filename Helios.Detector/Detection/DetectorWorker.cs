@@ -84,8 +84,9 @@ public sealed class DetectorWorker(
         // Alerts are few and wanted at once: no lingering for a fuller batch.
         using var producer = kafka.CreateProducer("helios-detector", c => c.LingerMs = 0);
         WarmUp(producer);
+        // Headers carry the trace context; the topic name and timestamp are not read, so not marshalled per message.
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
-            null,
+            c => c.ConsumeResultFields = "headers",
             b => b.SetPartitionsAssignedHandler((_, assigned) =>
                     {
                         ForgetServiceState();
@@ -324,7 +325,7 @@ public sealed class DetectorWorker(
         {
             { "dlq.reason", Encoding.UTF8.GetBytes(error.Reason) },
             { "dlq.field", Encoding.UTF8.GetBytes(error.Field) },
-            { "dlq.source.topic", Encoding.UTF8.GetBytes(message.Topic) },
+            { "dlq.source.topic", Encoding.UTF8.GetBytes(_topics.EventsTopic) },
             { "dlq.source.partition", Encoding.UTF8.GetBytes(message.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
             { "dlq.source.offset", Encoding.UTF8.GetBytes(message.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
         };

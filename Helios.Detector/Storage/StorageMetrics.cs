@@ -10,12 +10,16 @@ public sealed class StorageMetrics : IDisposable
     public StorageMetrics()
     {
         Stored = _meter.CreateCounter<long>("helios.storage.events_stored", "{event}", "Events written to PostgreSQL (re-writes after a crash included)");
+        Rewritten = _meter.CreateCounter<long>("helios.storage.events_rewritten", "{event}",
+            "Events of batches that overlapped rows already stored (re-read after a restart or rebalance), written again through the staging table");
         Skipped = _meter.CreateCounter<long>("helios.storage.events_skipped", "{event}", "Malformed events not stored (the detector dead-letters them)");
     }
 
     public Counter<long> Stored { get; }
 
     public Counter<long> Skipped { get; }
+
+    public Counter<long> Rewritten { get; }
 
     public void Dispose() => _meter.Dispose();
 }

@@ -19,6 +19,20 @@ public sealed class EventFieldsReaderTests
         Assert.Equal(412.5, fast.LatencyMs);
     }
 
+    [Theory]
+    [InlineData(Typical)]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO"}""")]
+    [InlineData("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO","message":null,"trace_id":null,"metadata":null}""")]
+    [InlineData("""{"message":"line\nbreak \u00e9 \"quoted\"","timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO","span_id":"s1","metadata":{ "endpoint" : "/x", "deep": {"k": [1, "\u00e9"]} }}""")]
+    public void Row_HasTheParsersMessageIdsAndMetadataText(string json)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+        Assert.True(new EventFieldsReader().TryReadRow(bytes, out var fast, out var text));
+        Assert.True(EventParser.TryParse(bytes, out var full, out _));
+        Assert.Equal(EventFields.From(full!), fast);
+        Assert.Equal(EventText.From(full!), text);
+    }
+
     [Fact]
     public void SameServiceTwice_IsTheSameString()
     {
@@ -99,10 +113,14 @@ public sealed class EventFieldsReaderTests
                 accepted++;
                 Assert.True(parsed, Encoding.UTF8.GetString(payload));
                 Assert.Equal(EventFields.From(full!), fast);
+                Assert.True(reader.TryReadRow(payload, out var row, out var text));
+                Assert.Equal(fast, row);
+                Assert.Equal(EventText.From(full!), text);
             }
-            else if (!parsed)
+            else
             {
-                agreed++;
+                Assert.False(reader.TryReadRow(payload, out _, out _));
+                agreed += parsed ? 0 : 1;
             }
         }
 
