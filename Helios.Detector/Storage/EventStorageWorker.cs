@@ -27,6 +27,9 @@ public sealed class EventStorageWorker(
     ILogger<EventStorageWorker> logger) : BackgroundService
 {
     private const int MaxBatch = 20_000;
+
+    /// <summary>Batches written at once, each on its own connection.</summary>
+    private const int Writers = 2;
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(200);
     private readonly KafkaTopicsOptions _topics = topicOptions.Value;
 
@@ -40,24 +43,48 @@ public sealed class EventStorageWorker(
         using var consumer = kafka.CreateConsumer(_topics.StorageGroup, $"helios-storage-{Environment.ProcessId}", c => c.ConsumeResultFields = "none");
         consumer.Subscribe(_topics.EventsTopic);
         logger.LogInformation("Event storage consuming {Topic} as group {Group}", _topics.EventsTopic, _topics.StorageGroup);
-        await using var connection = await db.OpenConnectionAsync(ct);
-        var writer = new EventWriter(connection);
-        var reader = new EventFieldsReader();
+        var connections = new List<NpgsqlConnection>();
+        try
+        {
+            for (var i = 0; i < Writers; i++)
+            {
+                connections.Add(await db.OpenConnectionAsync(ct));
+            }
 
-        var batch = new List<StoredEvent>(MaxBatch);
-        var writingBatch = new List<StoredEvent>(MaxBatch);
-        var next = new Dictionary<int, long>();
-        var written = new Dictionary<int, long>();
-        Task? writing = null;
+            await ConsumeAndWriteAsync(consumer, [.. connections.Select(c => new EventWriter(c))], ct);
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        consumer.Close();
+    }
+
+    /// <summary>
+    /// Consumes and parses the next batch while up to <see cref="Writers"/> earlier ones are written, each on its own
+    /// connection (one's commit, and its WAL flush, overlaps another's COPY). Offsets are committed in batch order:
+    /// a batch's once it and every batch before it are durable.
+    /// </summary>
+    private async Task ConsumeAndWriteAsync(IConsumer<string, byte[]> consumer, EventWriter[] writers, CancellationToken ct)
+    {
+        var reader = new EventFieldsReader();
+        var idle = new Queue<EventWriter>(writers);
+        var spare = new Stack<Batch>(Enumerable.Range(0, writers.Length).Select(_ => new Batch()));
+        var inFlight = new Queue<(Task Write, EventWriter Writer, Batch Batch)>();
+        var batch = new Batch();
         while (!ct.IsCancellationRequested)
         {
             var deadline = Stopwatch.StartNew();
-            while (batch.Count < MaxBatch && deadline.Elapsed < MaxWait)
+            while (batch.Events.Count < MaxBatch && deadline.Elapsed < MaxWait)
             {
                 ConsumeResult<string, byte[]>? message;
                 try
                 {
-                    message = consumer.Consume(batch.Count == 0 ? MaxWait : TimeSpan.Zero);
+                    message = consumer.Consume(batch.Offsets.Count == 0 ? MaxWait : TimeSpan.Zero);
                 }
                 catch (ConsumeException ex)
                 {
@@ -67,7 +94,7 @@ public sealed class EventStorageWorker(
 
                 if (message?.Message is null)
                 {
-                    if (batch.Count > 0 || message is null)
+                    if (batch.Offsets.Count > 0 || message is null)
                     {
                         break;
                     }
@@ -75,15 +102,15 @@ public sealed class EventStorageWorker(
                     continue;
                 }
 
-                next[message.Partition.Value] = message.Offset.Value + 1;
+                batch.Offsets[message.Partition.Value] = message.Offset.Value + 1;
                 if (reader.TryReadRow(message.Message.Value, out var fields, out var text))
                 {
-                    batch.Add(new StoredEvent(fields, text, message.Partition.Value, message.Offset.Value));
+                    batch.Events.Add(new StoredEvent(fields, text, message.Partition.Value, message.Offset.Value));
                 }
                 else if (EventParser.TryParse(message.Message.Value, out var evt, out _))
                 {
                     // Not the plain form the fast reader is sure of: the parser decides.
-                    batch.Add(StoredEvent.From(evt!, message.Partition.Value, message.Offset.Value));
+                    batch.Events.Add(StoredEvent.From(evt!, message.Partition.Value, message.Offset.Value));
                 }
                 else
                 {
@@ -91,34 +118,33 @@ public sealed class EventStorageWorker(
                 }
             }
 
-            // The previous batch was being written while this one was consumed and parsed: once it is
-            // durable its offsets are committed, and this batch's write starts.
-            if (writing is not null)
+            // Finished writes hand back their writer and commit their offsets, oldest first; with every writer
+            // busy and a batch ready, the oldest write is waited for.
+            while (inFlight.TryPeek(out var oldest) && (oldest.Write.IsCompleted || (idle.Count == 0 && batch.Offsets.Count > 0)))
             {
-                await writing;
-                Commit(consumer, written);
-                writing = null;
+                inFlight.Dequeue();
+                await oldest.Write;
+                Commit(consumer, oldest.Batch.Offsets);
+                oldest.Batch.Clear();
+                spare.Push(oldest.Batch);
+                idle.Enqueue(oldest.Writer);
             }
 
-            if (next.Count == 0)
+            if (batch.Offsets.Count == 0)
             {
                 continue;
             }
 
-            (batch, writingBatch) = (writingBatch, batch);
-            (next, written) = (written, next);
-            batch.Clear();
-            next.Clear();
-            writing = WriteAndCountAsync(writer, writingBatch, ct);
+            var writer = idle.Dequeue();
+            inFlight.Enqueue((WriteAndCountAsync(writer, batch.Events, ct), writer, batch));
+            batch = spare.Pop();
         }
 
-        if (writing is not null)
+        while (inFlight.TryDequeue(out var write))
         {
-            await writing;
-            Commit(consumer, written);
+            await write.Write;
+            Commit(consumer, write.Batch.Offsets);
         }
-
-        consumer.Close();
     }
 
     private async Task WriteAndCountAsync(EventWriter writer, List<StoredEvent> batch, CancellationToken ct)
@@ -144,6 +170,20 @@ public sealed class EventStorageWorker(
         {
             // A partition moved to another member meanwhile: it re-writes the batch, which adds nothing (the key).
             logger.LogDebug("Storage commit skipped: {Reason}", ex.Error.Reason);
+        }
+    }
+
+    /// <summary>Parsed events and, per partition, the offset after the last message consumed into them.</summary>
+    private sealed class Batch
+    {
+        public List<StoredEvent> Events { get; } = new(MaxBatch);
+
+        public Dictionary<int, long> Offsets { get; } = [];
+
+        public void Clear()
+        {
+            Events.Clear();
+            Offsets.Clear();
         }
     }
 }
