@@ -47,8 +47,15 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
         Add(EventFields.From(evt), source, (now ?? DateTimeOffset.UtcNow).UtcTicks);
 
     /// <summary>Adds an event's fields from a source at a wall-clock time (UTC ticks); false when it is late.</summary>
-    public bool Add(in EventFields evt, int source, long nowTicks)
+    public bool Add(in EventFields evt, int source, long nowTicks) => Add(evt, source, nowTicks, out _);
+
+    /// <summary>
+    /// <see cref="Add(in EventFields, int, long)"/>, also telling whether the event may be its window's first from this
+    /// source: the window was opened by it, or by another source (then every event of this source says yes).
+    /// </summary>
+    public bool Add(in EventFields evt, int source, long nowTicks, out bool firstFromSource)
     {
+        firstFromSource = false;
         var ticks = evt.TimestampTicks;
         ref var known = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, source, out var exists);
         if (!exists)
@@ -71,6 +78,7 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
             open = (new WindowAccumulator(), source);
         }
 
+        firstFromSource = !exists || open.Source != source;
         open.Events.Add(evt.Level, evt.LatencyMs, evt.Endpoint);
         return true;
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
@@ -44,11 +45,8 @@ public sealed class DetectorWorker(
     private readonly EventFieldsReader _reader = new();
     private readonly long _sizeTicks = detectionOptions.Value.WindowSize.Ticks;
 
-    /// <summary>Per service, the start of its newest recorded window (ticks); loaded from the store on first sight.</summary>
-    private readonly Dictionary<string, long> _closedThrough = new(StringComparer.Ordinal);
-
-    /// <summary>Per service, the newest window this process closed itself: an event for it or an earlier one is late, not re-read.</summary>
-    private readonly Dictionary<string, long> _closedHere = new(StringComparer.Ordinal);
+    /// <summary>Per service, which of its windows are closed (one lookup per event; see <see cref="Closed"/>).</summary>
+    private readonly Dictionary<string, Closed> _closed = new(StringComparer.Ordinal);
     private EventTimeWindows? _windows;
     private (long Version, AnomalyModel Model)? _model;
 
@@ -224,8 +222,7 @@ public sealed class DetectorWorker(
     /// <summary>Another member may have moved a service on; what is cached about services is reloaded from the store.</summary>
     private void ForgetServiceState()
     {
-        _closedThrough.Clear();
-        _closedHere.Clear();
+        _closed.Clear();
         _openAlerts.Clear();
         _evidence.Clear();
     }
@@ -237,8 +234,9 @@ public sealed class DetectorWorker(
     private async Task<long> LoadServiceAsync(string service, CancellationToken ct)
     {
         var history = await windowStore.HistoryAsync(service, ct);
-        var ticks = history.LastClosed?.UtcTicks ?? long.MinValue;
-        _closedThrough[service] = ticks;
+        ref var closed = ref CollectionsMarshal.GetValueRefOrAddDefault(_closed, service, out var known);
+        var ticks = Math.Max(history.LastClosed?.UtcTicks ?? long.MinValue, known ? closed.Through : long.MinValue);
+        closed = new Closed(ticks, known ? closed.Here : long.MinValue, Loaded: true);
         foreach (var (start, surprise) in history.Recent)
         {
             _evidence.Remember(service, start.UtcTicks, surprise);
@@ -272,7 +270,8 @@ public sealed class DetectorWorker(
 
         metrics.EventsProcessed.Add(1);
         var windowStart = evt.TimestampTicks - (evt.TimestampTicks % _sizeTicks);
-        if (_closedHere.TryGetValue(evt.Service, out var closedHere) && windowStart <= closedHere)
+        var closed = _closed.TryGetValue(evt.Service, out var known) ? known : Closed.Unknown;
+        if (windowStart <= closed.Here)
         {
             // This process closed that window itself: the event is late. It is stored by the storage
             // writer like any other and counted on its window's record.
@@ -282,11 +281,7 @@ public sealed class DetectorWorker(
             return;
         }
 
-        if (!_closedThrough.TryGetValue(evt.Service, out var closedThrough))
-        {
-            closedThrough = await LoadServiceAsync(evt.Service, ct);
-        }
-
+        var closedThrough = closed.Loaded ? closed.Through : await LoadServiceAsync(evt.Service, ct);
         if (windowStart <= closedThrough)
         {
             // Re-read after a restart: this window is recorded already, scoring it again from part of its events would be wrong.
@@ -295,14 +290,22 @@ public sealed class DetectorWorker(
             return;
         }
 
-        if (!_windows!.Add(evt, partition, nowTicks))
+        if (!_windows!.Add(evt, partition, nowTicks, out var firstFromPartition))
         {
             metrics.LateEvents.Add(1);
             _commits.Consumed(partition, message.Offset.Value);
             return;
         }
 
-        _commits.Hold(evt.Service, windowStart, partition, message.Offset.Value);
+        if (firstFromPartition)
+        {
+            // A partition is read in offset order: the window's first event from it holds the lowest offset.
+            _commits.Hold(evt.Service, windowStart, partition, message.Offset.Value);
+        }
+        else
+        {
+            _commits.Consumed(partition, message.Offset.Value);
+        }
 
         if (parent is { } context)
         {
@@ -472,6 +475,17 @@ public sealed class DetectorWorker(
         return now.AddTicks(-(now.Ticks % 10));
     }
 
+    /// <summary>
+    /// A service's closed windows: <paramref name="Through"/>, the start of its newest recorded window (an event for
+    /// it or an earlier one was read before: a replay); <paramref name="Here"/>, the newest this process closed itself
+    /// (an event for it or an earlier one is late); <paramref name="Loaded"/>, whether its history and newest alert
+    /// were loaded from the store since the last assignment.
+    /// </summary>
+    private readonly record struct Closed(long Through, long Here, bool Loaded)
+    {
+        public static readonly Closed Unknown = new(long.MinValue, long.MinValue, false);
+    }
+
     private sealed record ScoredWindow(ClosedWindow Window, double[] Features, double Surprise, bool Baselined, List<ActivityContext>? Links, long Version);
 
     /// <summary>The model's full assessment, with the configured override of the forest's threshold.</summary>
@@ -507,15 +521,10 @@ public sealed class DetectorWorker(
         {
             var ticks = record.Start.UtcTicks;
             _commits.Release(record.Service, ticks);
-            if (!_closedHere.TryGetValue(record.Service, out var here) || ticks > here)
-            {
-                _closedHere[record.Service] = ticks;
-            }
-
-            if (!_closedThrough.TryGetValue(record.Service, out var known) || ticks > known)
-            {
-                _closedThrough[record.Service] = ticks;
-            }
+            ref var closed = ref CollectionsMarshal.GetValueRefOrAddDefault(_closed, record.Service, out var known);
+            closed = known
+                ? closed with { Through = Math.Max(closed.Through, ticks), Here = Math.Max(closed.Here, ticks) }
+                : new Closed(ticks, ticks, Loaded: false); // its history and alerts were forgotten (a rebalance): reloaded on its next event
         }
     }
 

@@ -26,6 +26,21 @@ public class EventTimeWindowsTests
     }
 
     [Fact]
+    public void Add_TellsWhenAnEventMayBeItsWindowsFirstFromItsSource()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(30));
+        var now = T0.UtcTicks;
+        Assert.True(w.Add(EventFields.From(At(T0.AddMinutes(1))), 0, now, out var first) && first);
+        Assert.True(w.Add(EventFields.From(At(T0.AddMinutes(2))), 0, now, out first) && !first);
+        Assert.True(w.Add(EventFields.From(At(T0.AddMinutes(2), "b")), 0, now, out first) && first);
+        Assert.True(w.Add(EventFields.From(At(T0.AddMinutes(6))), 0, now, out first) && first);
+
+        // Another source feeding a window it did not open: each of its events says so (the caller keeps the lowest offset).
+        Assert.True(w.Add(EventFields.From(At(T0.AddMinutes(3))), 1, now, out first) && first);
+        Assert.True(w.Add(EventFields.From(At(T0.AddMinutes(4))), 1, now, out first) && first);
+    }
+
+    [Fact]
     public void Add_EventForClosedWindow_IsCountedLate()
     {
         var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero);
