@@ -15,6 +15,10 @@ var api = builder.AddProject("api", Projects.Api, port: 5080)
     .WithReference(kafka).WaitFor(kafka);
 
 builder.AddProject("detector", Projects.Detector, port: 5081)
+    // The GC sizes its young generation from the last-level cache the machine reports (300 MiB on this VM): a
+    // 32 MiB budget keeps it in cache under a steady stream. Measured by `bench -- pipeline`: 183,000 vs 143,000
+    // events/s and 299 vs 333 MB peak RSS with 10,000 services. Environment only: the runtime reads no config file for it.
+    .WithEnvironment("DOTNET_GCgen0size", "0x2000000")
     .WithReference(helios).WaitFor(helios)
     .WithReference(kafka).WaitFor(kafka);
 

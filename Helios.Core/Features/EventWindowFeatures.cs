@@ -142,6 +142,15 @@ public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.Defa
 
     public int Errors { get; private set; }
 
+    /// <summary>Empties the accumulator for another window (the streaming detector reuses them: no new objects per window).</summary>
+    public void Reset()
+    {
+        Count = 0;
+        Errors = 0;
+        _latencies.Reset();
+        _endpoints?.Clear();
+    }
+
     /// <summary>Appends this window's latencies to a pool (for baselines over many windows).</summary>
     internal void AppendLatenciesTo(List<double> pool) => _latencies.AppendTo(pool);
 

@@ -28,6 +28,16 @@ public sealed class LatencyDigest(int exactLimit = LatencyDigest.DefaultExactLim
     /// <summary>True once the window outgrew <see cref="ExactLimit"/> and percentiles come from the sketch.</summary>
     public bool IsSketch => _buckets is not null;
 
+    /// <summary>Empties the digest for another window, keeping its buffer.</summary>
+    public void Reset()
+    {
+        Count = 0;
+        _buckets = null;
+        _bucketOffset = 0;
+        _mean = 0;
+        _m2 = 0;
+    }
+
     /// <summary>Adds a positive, finite latency; others are ignored (no latency is not a latency of zero).</summary>
     public void Add(double latencyMs)
     {

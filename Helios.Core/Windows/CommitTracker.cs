@@ -11,15 +11,22 @@ namespace Helios.Core.Windows;
 public sealed class CommitTracker
 {
     private readonly Dictionary<int, long> _next = [];
-    private readonly Dictionary<int, SortedDictionary<long, int>> _pinned = [];
-    private readonly Dictionary<(string Service, long Start), List<(int Partition, long Offset)>> _windows = [];
+
+    /// <summary>
+    /// Per partition, the offsets windows hold, ascending, a value once per window holding it. Sorted lists, not
+    /// trees: a new window's first offset is almost always the largest (appended), and nothing is allocated per window.
+    /// </summary>
+    private readonly Dictionary<int, List<long>> _pinned = [];
+
+    private readonly Dictionary<(string Service, long Start), Holds> _windows = [];
 
     /// <summary>An event at this offset was consumed (and either added to a window or handled for good).</summary>
     public void Consumed(int partition, long offset)
     {
-        if (!_next.TryGetValue(partition, out var next) || offset + 1 > next)
+        ref var next = ref CollectionsMarshal.GetValueRefOrAddDefault(_next, partition, out var exists);
+        if (!exists || offset + 1 > next)
         {
-            _next[partition] = offset + 1;
+            next = offset + 1;
         }
     }
 
@@ -30,33 +37,44 @@ public sealed class CommitTracker
         ref var holds = ref CollectionsMarshal.GetValueRefOrAddDefault(_windows, (service, windowStartTicks), out var exists);
         if (!exists)
         {
-            holds = new List<(int, long)>(1);
+            holds = new Holds(partition, offset, null);
+            Pin(partition, offset);
+            return;
         }
 
-        // Events of one service share a partition (the key), so this is almost always one entry.
-        var at = -1;
-        for (var i = 0; i < holds!.Count; i++)
+        // Events of one service share a partition (the key), so a second partition is rare: it gets a list.
+        if (holds.Partition == partition)
         {
-            if (holds[i].Partition == partition)
+            if (offset < holds.Offset)
             {
-                at = i;
-                break;
+                Unpin(partition, holds.Offset);
+                holds = holds with { Offset = offset };
+                Pin(partition, offset);
             }
+
+            return;
         }
 
-        if (at >= 0 && holds[at].Offset <= offset)
+        if (holds.Others is null)
+        {
+            holds = holds with { Others = [] };
+        }
+
+        var others = holds.Others!;
+        var at = others.FindIndex(h => h.Partition == partition);
+        if (at >= 0 && others[at].Offset <= offset)
         {
             return;
         }
 
         if (at >= 0)
         {
-            Unpin(partition, holds[at].Offset);
-            holds[at] = (partition, offset);
+            Unpin(partition, others[at].Offset);
+            others[at] = (partition, offset);
         }
         else
         {
-            holds.Add((partition, offset));
+            others.Add((partition, offset));
         }
 
         Pin(partition, offset);
@@ -67,9 +85,14 @@ public sealed class CommitTracker
     {
         if (_windows.Remove((service, windowStartTicks), out var holds))
         {
-            foreach (var (partition, offset) in holds)
+            if (holds.Partition is { } partition)
             {
-                Unpin(partition, offset);
+                Unpin(partition, holds.Offset);
+            }
+
+            foreach (var (other, offset) in holds.Others ?? [])
+            {
+                Unpin(other, offset);
             }
         }
     }
@@ -81,10 +104,15 @@ public sealed class CommitTracker
         _pinned.Remove(partition);
         foreach (var (key, holds) in _windows.ToList())
         {
-            holds.RemoveAll(h => h.Partition == partition);
-            if (holds.Count == 0)
+            var kept = holds.Partition == partition ? holds with { Partition = null } : holds;
+            kept.Others?.RemoveAll(h => h.Partition == partition);
+            if (kept.Partition is null && kept.Others is not { Count: > 0 })
             {
                 _windows.Remove(key);
+            }
+            else
+            {
+                _windows[key] = kept;
             }
         }
     }
@@ -94,7 +122,7 @@ public sealed class CommitTracker
     {
         if (_pinned.TryGetValue(partition, out var pins) && pins.Count > 0)
         {
-            return pins.Keys.First();
+            return pins[0];
         }
 
         return _next.TryGetValue(partition, out var next) ? next : null;
@@ -109,21 +137,28 @@ public sealed class CommitTracker
             _pinned[partition] = pins = [];
         }
 
-        pins[offset] = pins.GetValueOrDefault(offset) + 1;
+        if (pins.Count == 0 || pins[^1] <= offset)
+        {
+            pins.Add(offset);
+            return;
+        }
+
+        var at = pins.BinarySearch(offset);
+        pins.Insert(at < 0 ? ~at : at, offset);
     }
 
     private void Unpin(int partition, long offset)
     {
-        if (_pinned.TryGetValue(partition, out var pins) && pins.TryGetValue(offset, out var count))
+        if (_pinned.TryGetValue(partition, out var pins))
         {
-            if (count <= 1)
+            var at = pins.BinarySearch(offset);
+            if (at >= 0)
             {
-                pins.Remove(offset);
-            }
-            else
-            {
-                pins[offset] = count - 1;
+                pins.RemoveAt(at);
             }
         }
     }
+
+    /// <summary>A window's held offsets: the first from its (usual) one partition inline, any other partitions' in a list.</summary>
+    private readonly record struct Holds(int? Partition, long Offset, List<(int Partition, long Offset)>? Others);
 }

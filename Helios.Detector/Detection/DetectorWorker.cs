@@ -82,6 +82,7 @@ public sealed class DetectorWorker(
         // Alerts are few and wanted at once: no lingering for a fuller batch.
         using var producer = kafka.CreateProducer("helios-detector", c => c.LingerMs = 0);
         WarmUp(producer);
+        WarmUpAlertPath();
         // Headers carry the trace context; the topic name and timestamp are not read, so not marshalled per message.
         using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
             c => c.ConsumeResultFields = "headers",
@@ -130,6 +131,7 @@ public sealed class DetectorWorker(
             if (closed.Count > 0)
             {
                 await ScoreAsync(closed, producer, ct);
+                _windows.Recycle(closed);
             }
 
             // Recorded windows let go of their offsets, also when an idle flush closed them without new events.
@@ -169,6 +171,25 @@ public sealed class DetectorWorker(
         {
             logger.LogWarning("Alerts topic metadata not available yet: {Reason}", ex.Error.Reason);
         }
+    }
+
+    /// <summary>
+    /// Builds and serializes one alert (neither stored nor published) from the loaded model, so the process's first real
+    /// alert does not pay for the serializer's metadata and the first compilation of the path (about 100 ms measured).
+    /// </summary>
+    private void WarmUpAlertPath()
+    {
+        if (_model is not { } active)
+        {
+            return;
+        }
+
+        var features = new double[active.Model.Schema.Count];
+        var now = NowToTheMicrosecond();
+        var assessment = Assess(active.Model, features);
+        var alert = AlertFactory.ForEvidence("warm-up", now, now + _options.WindowSize, features, assessment, new Evidence(_options.SurpriseThreshold, 1, 0),
+            _options.SurpriseThreshold, active.Version, now);
+        _ = JsonSerializer.SerializeToUtf8Bytes(alert with { ClosedAt = now });
     }
 
     /// <summary>Sum over assigned partitions of high watermark minus position, from the client's cached watermarks (no broker round trip).</summary>
@@ -342,8 +363,10 @@ public sealed class DetectorWorker(
     /// service the model has a baseline for alerts when its corroborated surprise (its own, its last two windows', and
     /// the other services' windows of the same slot, see <see cref="EvidenceTracker"/>) reaches the threshold; a
     /// service the model never saw has no baseline to be surprised against and falls back to the forest's decision.
-    /// Alerts are stored, then published, then the windows recorded (all in batches): a crash in between
-    /// replays the windows, which upserts and republishes the same alert ids (consumers de-duplicate by id).
+    /// Evidence needs no forest score, so those alerts are stored and published first; then one block pass of the
+    /// forest scores the whole batch (every record keeps its score) and the other windows decide. Alerts are stored,
+    /// then published, then the windows recorded (all in batches): a crash in between replays the windows, which
+    /// upserts and republishes the same alert ids (consumers de-duplicate by id).
     /// </summary>
     private async Task ScoreAsync(IReadOnlyList<ClosedWindow> closed, IProducer<string, byte[]> producer, CancellationToken ct)
     {
@@ -370,102 +393,147 @@ public sealed class DetectorWorker(
             }
 
             var features = EventWindowFeatures.For(window, model.ServiceBaselines);
-            var baselined = model.ServiceBaselines?.Contains(window.Service) ?? false;
-            scored.Add(new ScoredWindow(window, features, SurpriseGuard.Score(features), baselined, links, active.Version));
+            var byEvidence = _options.AlertRule == AlertRule.Evidence && (model.ServiceBaselines?.Contains(window.Service) ?? false);
+            scored.Add(new ScoredWindow(window, features, SurpriseGuard.Score(features), byEvidence, links, active.Version));
         }
-
-        // One pass of the forest over the whole batch (block scoring); the full assessment (attribution,
-        // explanation) is only computed for windows that alert.
-        var width = model.Schema.Count;
-        var rows = new double[scored.Count * width];
-        for (var i = 0; i < scored.Count; i++)
-        {
-            scored[i].Features.CopyTo(rows, i * width);
-        }
-
-        var scores = new double[scored.Count];
-        model.Forest.ScoreSamples(rows, scores, maxDegreeOfParallelism: 1);
 
         var evidence = new Evidence[scored.Count];
         _evidence.Evaluate(scored.ConvertAll(w => new WindowSurprise(w.Window.Service, w.Window.Start.UtcTicks, w.Surprise)), evidence);
 
-        var raised = new List<(AnomalyAlert Alert, Activity? Activity)>();
-        var suppressedBy = new HashSet<Guid>();
-        var activities = new List<Activity>(scored.Count);
+        var decisions = new Decisions(scored.Count, closedAt);
         try
         {
             for (var i = 0; i < scored.Count; i++)
             {
-                var (window, features, surprise, baselined, links, version) = scored[i];
-                var byEvidence = _options.AlertRule == AlertRule.Evidence && baselined;
-                var decision = scores[i] - model.Threshold;
-                var forestFlag = _options.AnomalyThreshold is { } threshold ? scores[i] < threshold : decision < 0;
-                var needsAssessment = byEvidence
-                    ? evidence[i].Value >= _options.SurpriseThreshold
-                    : forestFlag || model.Manifest.ExtremeRobustZ is not null; // the extreme-feature guard needs the z-scores
-                var assessment = needsAssessment ? Assess(model, features) : null;
-                var anomalous = byEvidence ? evidence[i].Value >= _options.SurpriseThreshold : assessment?.IsAnomaly ?? false;
-                metrics.WindowsScored.Add(1);
-                metrics.WindowSize.Record(window.Events.Count);
-
-                // A span for every window fed by traced requests (linked to them) and for every anomalous one;
-                // a root span per untraced normal window would only be noise (10,000 services, 10,000 spans a window).
-                var activity = links is { Count: > 0 } || anomalous ? StartWindowActivity(window, links) : null;
-                if (activity is not null)
+                if (scored[i].ByEvidence)
                 {
-                    activities.Add(activity);
+                    var anomalous = evidence[i].Value >= _options.SurpriseThreshold;
+                    Decide(decisions, i, scored[i], evidence[i], anomalous, anomalous ? Assess(model, scored[i].Features) : null);
                 }
-
-                activity?.SetTag("helios.anomaly", anomalous);
-                activity?.SetTag("helios.evidence", evidence[i].Value);
-                Guid? alertId = null;
-                if (anomalous)
-                {
-                    var alert = (byEvidence
-                        ? AlertFactory.ForEvidence(window.Service, window.Start, window.End, features, assessment!, evidence[i], _options.SurpriseThreshold, version, NowToTheMicrosecond())
-                        : AlertFactory.ForEventWindow(window.Service, window.Start, window.End, features, assessment!, version, NowToTheMicrosecond())) with { ClosedAt = closedAt };
-                    var severity = SeverityPolicy.TryParse(alert.Severity, out var s) ? s : Severity.Low;
-                    metrics.AnomaliesDetected.Add(1, new KeyValuePair<string, object?>("severity", alert.Severity));
-                    _openAlerts.TryGetValue(window.Service, out var open);
-                    if (AlertCooldown.Decide(open, window.Start, severity, _options.AlertCooldown) == AlertDecision.Suppress)
-                    {
-                        alertId = open!.Id;
-                        suppressedBy.Add(open.Id);
-                        activity?.SetTag("helios.alert.suppressed_by", open.Id.ToString());
-                    }
-                    else
-                    {
-                        raised.Add((alert, activity));
-                        _openAlerts[window.Service] = new OpenAlert(alert.Id, window.Start, severity);
-                        alertId = alert.Id;
-                        activity?.SetTag("helios.alert.id", alert.Id.ToString());
-                    }
-                }
-
-                records.Add(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: true, features, scores[i],
-                    decision, anomalous, alertId, version, surprise, evidence[i].Value));
             }
 
-            await alerts.UpsertAsync([.. raised.Select(r => r.Alert)], ct);
-            await Task.WhenAll(raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct)));
-            foreach (var (alert, _) in raised)
+            await PublishAsync(decisions, producer, ct);
+
+            // One pass of the forest over the whole batch (block scoring); the full assessment (attribution,
+            // explanation) is only computed for windows that alert.
+            var width = model.Schema.Count;
+            var rows = new double[scored.Count * width];
+            for (var i = 0; i < scored.Count; i++)
             {
-                logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O} ({Rule}): {Explanation}",
-                    alert.Id, alert.Severity, alert.Service, alert.WindowStart, alert.DetectedBy, alert.Explanation);
+                scored[i].Features.CopyTo(rows, i * width);
+            }
+
+            var scores = new double[scored.Count];
+            model.Forest.ScoreSamples(rows, scores, maxDegreeOfParallelism: 1);
+            for (var i = 0; i < scored.Count; i++)
+            {
+                if (!scored[i].ByEvidence)
+                {
+                    var forestFlag = _options.AnomalyThreshold is { } threshold ? scores[i] < threshold : scores[i] - model.Threshold < 0;
+                    // The extreme-feature guard needs the z-scores: then every window is assessed.
+                    var assessment = forestFlag || model.Manifest.ExtremeRobustZ is not null ? Assess(model, scored[i].Features) : null;
+                    Decide(decisions, i, scored[i], evidence[i], assessment?.IsAnomaly ?? false, assessment);
+                }
+            }
+
+            await PublishAsync(decisions, producer, ct);
+            for (var i = 0; i < scored.Count; i++)
+            {
+                var (window, features, surprise, _, _, version) = scored[i];
+                var (anomalous, alertId) = decisions.Outcomes[i];
+                records.Add(new WindowRecord(window.Service, window.Start, window.End, window.Events.Count, Scored: true, features, scores[i],
+                    scores[i] - model.Threshold, anomalous, alertId, version, surprise, evidence[i].Value));
             }
 
             await RecordAsync(records, ct);
-            await alerts.RecountSuppressedAsync(suppressedBy, ct);
+            await alerts.RecountSuppressedAsync(decisions.SuppressedBy, ct);
         }
         finally
         {
-            activities.ForEach(a => a.Dispose());
+            decisions.Activities.ForEach(a => a.Dispose());
         }
 
         if (scored.Count > 0)
         {
             metrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
+    }
+
+    /// <summary>One window's decision: its span (traced or anomalous), and for an anomalous one an alert raised or suppressed by the cooldown.</summary>
+    private void Decide(Decisions decisions, int index, ScoredWindow scored, Evidence evidence, bool anomalous, Assessment? assessment)
+    {
+        var (window, features, _, byEvidence, links, version) = scored;
+        metrics.WindowsScored.Add(1);
+        metrics.WindowSize.Record(window.Events.Count);
+
+        // A span for every window fed by traced requests (linked to them) and for every anomalous one;
+        // a root span per untraced normal window would only be noise (10,000 services, 10,000 spans a window).
+        var activity = links is { Count: > 0 } || anomalous ? StartWindowActivity(window, links) : null;
+        if (activity is not null)
+        {
+            decisions.Activities.Add(activity);
+        }
+
+        activity?.SetTag("helios.anomaly", anomalous);
+        activity?.SetTag("helios.evidence", evidence.Value);
+        Guid? alertId = null;
+        if (anomalous)
+        {
+            var alert = (byEvidence
+                ? AlertFactory.ForEvidence(window.Service, window.Start, window.End, features, assessment!, evidence, _options.SurpriseThreshold, version, NowToTheMicrosecond())
+                : AlertFactory.ForEventWindow(window.Service, window.Start, window.End, features, assessment!, version, NowToTheMicrosecond())) with { ClosedAt = decisions.ClosedAt };
+            var severity = SeverityPolicy.TryParse(alert.Severity, out var s) ? s : Severity.Low;
+            metrics.AnomaliesDetected.Add(1, new KeyValuePair<string, object?>("severity", alert.Severity));
+            _openAlerts.TryGetValue(window.Service, out var open);
+            if (AlertCooldown.Decide(open, window.Start, severity, _options.AlertCooldown) == AlertDecision.Suppress)
+            {
+                alertId = open!.Id;
+                decisions.SuppressedBy.Add(open.Id);
+                activity?.SetTag("helios.alert.suppressed_by", open.Id.ToString());
+            }
+            else
+            {
+                decisions.Raised.Add((alert, activity));
+                _openAlerts[window.Service] = new OpenAlert(alert.Id, window.Start, severity);
+                alertId = alert.Id;
+                activity?.SetTag("helios.alert.id", alert.Id.ToString());
+            }
+        }
+
+        decisions.Outcomes[index] = (anomalous, alertId);
+    }
+
+    /// <summary>Stores, then publishes, the alerts raised since the last call.</summary>
+    private async Task PublishAsync(Decisions decisions, IProducer<string, byte[]> producer, CancellationToken ct)
+    {
+        if (decisions.Raised.Count == 0)
+        {
+            return;
+        }
+
+        await alerts.UpsertAsync([.. decisions.Raised.Select(r => r.Alert)], ct);
+        await Task.WhenAll(decisions.Raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct)));
+        foreach (var (alert, _) in decisions.Raised)
+        {
+            logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O} ({Rule}): {Explanation}",
+                alert.Id, alert.Severity, alert.Service, alert.WindowStart, alert.DetectedBy, alert.Explanation);
+        }
+
+        decisions.Raised.Clear();
+    }
+
+    /// <summary>What a batch decided so far: per window whether it is anomalous and its alert; alerts not yet published; spans to end.</summary>
+    private sealed class Decisions(int count, DateTimeOffset closedAt)
+    {
+        public DateTimeOffset ClosedAt { get; } = closedAt;
+
+        public (bool Anomalous, Guid? AlertId)[] Outcomes { get; } = new (bool, Guid?)[count];
+
+        public List<(AnomalyAlert Alert, Activity? Activity)> Raised { get; } = [];
+
+        public HashSet<Guid> SuppressedBy { get; } = [];
+
+        public List<Activity> Activities { get; } = [];
     }
 
     /// <summary>Wall-clock time at PostgreSQL's precision, so the published alert and the stored one carry the same instants.</summary>
@@ -486,7 +554,8 @@ public sealed class DetectorWorker(
         public static readonly Closed Unknown = new(long.MinValue, long.MinValue, false);
     }
 
-    private sealed record ScoredWindow(ClosedWindow Window, double[] Features, double Surprise, bool Baselined, List<ActivityContext>? Links, long Version);
+    /// <summary>A closed window with its features; <paramref name="ByEvidence"/>: decided by the evidence rule (its service has a baseline).</summary>
+    private sealed record ScoredWindow(ClosedWindow Window, double[] Features, double Surprise, bool ByEvidence, List<ActivityContext>? Links, long Version);
 
     /// <summary>The model's full assessment, with the configured override of the forest's threshold.</summary>
     private Assessment Assess(AnomalyModel model, double[] features)

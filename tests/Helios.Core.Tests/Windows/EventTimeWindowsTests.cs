@@ -41,6 +41,40 @@ public class EventTimeWindowsTests
     }
 
     [Fact]
+    public void Recycle_ReusedAccumulatorGivesTheFeaturesOfAFreshOne()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(1), TimeSpan.Zero);
+        var rng = new Random(8);
+        TelemetryEvent Event(DateTimeOffset t, int i) =>
+            new(t, "a", i % 3 == 0 ? EventLevel.Error : EventLevel.Info, "", null, null, null) { LatencyMs = rng.Next(1, 900), Endpoint = $"/e{i % 4}" };
+
+        // A busy first window (its digest grows), then a quiet one built in the recycled accumulator.
+        for (var i = 0; i < 500; i++)
+        {
+            w.Add(Event(T0.AddMilliseconds(i * 100), i));
+        }
+
+        w.Add(At(T0.AddMinutes(1), "b")); // moves the watermark: closes a's window
+        var first = w.DrainClosed().Single();
+        var firstEvents = first.Events;
+        w.Recycle([first]);
+
+        var second = new List<TelemetryEvent>();
+        for (var i = 0; i < 7; i++)
+        {
+            second.Add(Event(T0.AddMinutes(1).AddSeconds(i + 1), i));
+            w.Add(second[^1]);
+        }
+
+        w.Add(At(T0.AddMinutes(2), "b"));
+        var closed = w.DrainClosed().Single(c => c.Service == "a");
+        Assert.Same(firstEvents, closed.Events);
+        var fresh = new Helios.Core.Features.WindowAccumulator();
+        second.ForEach(e => fresh.Add(e.Level, e.LatencyMs, e.Endpoint));
+        Assert.Equal(fresh.ToFeatures(), closed.Events.ToFeatures());
+    }
+
+    [Fact]
     public void Add_EventForClosedWindow_IsCountedLate()
     {
         var w = new EventTimeWindows(TimeSpan.FromMinutes(5), TimeSpan.Zero);
