@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -37,12 +38,12 @@ public sealed class EventFieldsReader
     /// <summary>Bits of the fields read, to refuse a repeated one.</summary>
     private const int Timestamp = 1, Service = 2, Level = 4, Metadata = 8, Message = 16, TraceId = 32, SpanId = 64, Time = 128;
 
-    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly Dictionary<string, string> _names = new(Utf8NameComparer.Instance);
+    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
 
     public EventFieldsReader()
     {
-        _lookup = _names.GetAlternateLookup<ReadOnlySpan<char>>();
+        _lookup = _names.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
     public bool TryRead(ReadOnlySpan<byte> utf8, out EventFields evt) => TryRead(utf8, capture: false, out evt, out _);
@@ -250,35 +251,94 @@ public sealed class EventFieldsReader
     /// <summary>The interned string of 1 to maxLength characters, or null outside that (or not valid UTF-8).</summary>
     private string? Name(ReadOnlySpan<byte> utf8, int maxLength)
     {
-        if (utf8.Length == 0 || utf8.Length > maxLength * 4)
+        if (utf8.Length == 0 || utf8.Length > maxLength * 4 || !Utf8.IsValid(utf8))
         {
             return null;
         }
 
-        if (!Utf8.IsValid(utf8))
+        // Looked up by its UTF-8 bytes: a known name costs a hash and a compare, no transcoding.
+        if (_lookup.TryGetValue(utf8, out var known))
+        {
+            return known.Length <= maxLength ? known : null;
+        }
+
+        if (utf8.Length > maxLength && Encoding.UTF8.GetCharCount(utf8) > maxLength)
         {
             return null;
         }
 
-        Span<char> chars = stackalloc char[utf8.Length];
-        chars = chars[..Encoding.UTF8.GetChars(utf8, chars)];
-        if (chars.Length > maxLength)
-        {
-            return null;
-        }
-
-        if (_lookup.TryGetValue(chars, out var known))
-        {
-            return known;
-        }
-
-        var name = new string(chars);
+        var name = Encoding.UTF8.GetString(utf8);
         if (_names.Count < MaxInternedNames)
         {
             _names[name] = name;
         }
 
         return name;
+    }
+
+    /// <summary>Ordinal string equality, with lookups by UTF-8 bytes: a string hashes as its UTF-8 form does.</summary>
+    private sealed class Utf8NameComparer : IEqualityComparer<string>, IAlternateEqualityComparer<ReadOnlySpan<byte>, string>
+    {
+        public static readonly Utf8NameComparer Instance = new();
+
+        public bool Equals(string? x, string? y) => string.Equals(x, y, StringComparison.Ordinal);
+
+        public int GetHashCode(string obj)
+        {
+            var max = Encoding.UTF8.GetMaxByteCount(obj.Length);
+            var rented = max > 1024 ? ArrayPool<byte>.Shared.Rent(max) : null;
+            var buffer = rented ?? stackalloc byte[max];
+            var hash = Hash(buffer[..Encoding.UTF8.GetBytes(obj, buffer)]);
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+
+            return hash;
+        }
+
+        public int GetHashCode(ReadOnlySpan<byte> alternate) => Hash(alternate);
+
+        public bool Equals(ReadOnlySpan<byte> alternate, string other)
+        {
+            // UTF-8 never has fewer bytes than UTF-16 has chars; equal counts and all ASCII compare byte to char.
+            if (alternate.Length < other.Length)
+            {
+                return false;
+            }
+
+            if (alternate.Length == other.Length)
+            {
+                for (var i = 0; i < alternate.Length; i++)
+                {
+                    if (alternate[i] >= 0x80)
+                    {
+                        return Decoded(alternate, other);
+                    }
+
+                    if (alternate[i] != other[i])
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }
+
+            return Decoded(alternate, other);
+        }
+
+        public string Create(ReadOnlySpan<byte> alternate) => Encoding.UTF8.GetString(alternate);
+
+        private static bool Decoded(ReadOnlySpan<byte> utf8, string other) =>
+            Encoding.UTF8.GetCharCount(utf8) == other.Length && Encoding.UTF8.GetString(utf8) == other;
+
+        private static int Hash(ReadOnlySpan<byte> utf8)
+        {
+            var hash = default(HashCode);
+            hash.AddBytes(utf8);
+            return hash.ToHashCode();
+        }
     }
 }
 

@@ -34,6 +34,25 @@ public sealed class EventFieldsReaderTests
     }
 
     [Fact]
+    public void NonAsciiNames_AreInternedByTheirBytesAndNeverConfused()
+    {
+        var reader = new EventFieldsReader();
+        string Read(string service)
+        {
+            var json = $$"""{"timestamp":"2026-03-02T08:00:01Z","service":"{{service}}","level":"INFO"}""";
+            Assert.True(reader.TryRead(Encoding.UTF8.GetBytes(json), out var evt));
+            return evt.Service;
+        }
+
+        var accented = Read("café-svc");
+        Assert.Equal("café-svc", accented);
+        Assert.Same(accented, Read("café-svc"));
+        Assert.Equal("cafÃ©-svc", Read("cafÃ©-svc")); // the bytes of é read as Latin-1: another name
+        Assert.Equal("svc-😀", Read("svc-😀"));
+        Assert.Same(Read("svc-😀"), Read("svc-😀"));
+    }
+
+    [Fact]
     public void SameServiceTwice_IsTheSameString()
     {
         var reader = new EventFieldsReader();
