@@ -184,12 +184,20 @@ public sealed class DetectorWorker(
             return;
         }
 
-        var features = new double[active.Model.Schema.Count];
-        var now = NowToTheMicrosecond();
-        var assessment = Assess(active.Model, features);
-        var alert = AlertFactory.ForEvidence("warm-up", now, now + _options.WindowSize, features, assessment, new Evidence(_options.SurpriseThreshold, 1, 0),
-            _options.SurpriseThreshold, active.Version, now);
-        _ = JsonSerializer.SerializeToUtf8Bytes(alert with { ClosedAt = now });
+        try
+        {
+            var features = new double[active.Model.Schema.Count];
+            var now = NowToTheMicrosecond();
+            var assessment = Assess(active.Model, features);
+            var alert = AlertFactory.ForEvidence("warm-up", now, now + _options.WindowSize, features, assessment, new Evidence(_options.SurpriseThreshold, 1, 0),
+                _options.SurpriseThreshold, active.Version, now);
+            _ = JsonSerializer.SerializeToUtf8Bytes(alert with { ClosedAt = now });
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            // Only a warm-up: the real path reports its own errors.
+            logger.LogDebug(ex, "Alert path warm-up skipped");
+        }
     }
 
     /// <summary>Sum over assigned partitions of high watermark minus position, from the client's cached watermarks (no broker round trip).</summary>
