@@ -58,12 +58,19 @@ public sealed class EventFieldsReader
     {
         evt = default;
         text = default;
+        // The parser refuses an event with any text that is not UTF-8, read by this reader or not.
+        if (!Utf8.IsValid(utf8))
+        {
+            return false;
+        }
+
         try
         {
             return TryReadCore(utf8, capture, out evt, out text);
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: an escaped lone surrogate in a string this reader decodes.
             return false;
         }
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Helios.Core.Events;
 
@@ -11,8 +12,17 @@ public static class EventParser
 {
     public const int MaxServiceLength = 255;
 
+    private static readonly EventError NotUtf8 = new("$", "Contains text that is not valid UTF-8 (or an escaped lone surrogate).");
+
     public static bool TryParse(ReadOnlySpan<byte> utf8Json, out TelemetryEvent? evt, out EventError? error)
     {
+        if (!Utf8.IsValid(utf8Json))
+        {
+            evt = null;
+            error = NotUtf8;
+            return false;
+        }
+
         try
         {
             using var doc = JsonDocument.Parse(utf8Json.ToArray());
@@ -27,6 +37,21 @@ public static class EventParser
     }
 
     public static bool TryParse(JsonElement json, out TelemetryEvent? evt, out EventError? error)
+    {
+        try
+        {
+            return TryParseElement(json, out evt, out error);
+        }
+        catch (InvalidOperationException)
+        {
+            // A string that is not valid UTF-8, or an escaped lone surrogate: JsonElement.GetString cannot decode it.
+            evt = null;
+            error = NotUtf8;
+            return false;
+        }
+    }
+
+    private static bool TryParseElement(JsonElement json, out TelemetryEvent? evt, out EventError? error)
     {
         evt = null;
         error = Validate(json, out var timestamp, out var service, out var level);

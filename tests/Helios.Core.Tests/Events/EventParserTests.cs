@@ -52,6 +52,30 @@ public class EventParserTests
         Assert.False(string.IsNullOrWhiteSpace(error.Reason));
     }
 
+    /// <summary>Text that cannot be decoded is a clear rejection (dead-letter, 400), never an exception that stops a consumer.</summary>
+    [Fact]
+    public void TryParse_InvalidUtf8OrLoneSurrogate_IsRejectedWithoutThrowing()
+    {
+        var head = System.Text.Encoding.UTF8.GetBytes("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO","message":"x""");
+        var tail = System.Text.Encoding.UTF8.GetBytes("\"}");
+        byte[] invalid = [.. head, 0xC3, 0x28, .. tail];
+        Assert.False(EventParser.TryParse(invalid, out _, out var error));
+        Assert.Equal("$", error!.Field);
+
+        using var document = System.Text.Json.JsonDocument.Parse(invalid);
+        Assert.False(EventParser.TryParse(document.RootElement, out _, out error));
+        Assert.Equal("$", error!.Field);
+
+        var surrogate = System.Text.Encoding.UTF8.GetBytes("""{"timestamp":"2026-03-02T08:00:01Z","service":"a","level":"INFO","message":"x\ud800"}""");
+        Assert.False(EventParser.TryParse(surrogate, out _, out error));
+        Assert.Equal("$", error!.Field);
+
+        var reader = new EventFieldsReader();
+        Assert.False(reader.TryRead(invalid, out _));
+        Assert.False(reader.TryReadRow(invalid, out _, out _));
+        Assert.False(reader.TryReadRow(surrogate, out _, out _));
+    }
+
     [Fact]
     public void TryParse_ServiceOf256Chars_IsRejected()
     {
