@@ -40,21 +40,38 @@ public sealed class EventFieldsReader
 
     private readonly Dictionary<string, string> _names = new(Utf8NameComparer.Instance);
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+    private Utf8Arena? _scratch;
 
     public EventFieldsReader()
     {
         _lookup = _names.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
-    public bool TryRead(ReadOnlySpan<byte> utf8, out EventFields evt) => TryRead(utf8, capture: false, out evt, out _);
+    public bool TryRead(ReadOnlySpan<byte> utf8, out EventFields evt) => TryRead(utf8, null, out evt, out _);
 
     /// <summary>
-    /// <see cref="TryRead"/> plus what storage keeps besides (<see cref="EventText"/>), with the values
-    /// <see cref="EventParser"/> would give: the storage writer's path.
+    /// <see cref="TryRead"/> plus what storage keeps besides, as UTF-8 in <paramref name="arena"/> (no object per
+    /// event), with the values <see cref="EventParser"/> would give: the storage writer's path. On false nothing
+    /// stays appended.
     /// </summary>
-    public bool TryReadRow(ReadOnlySpan<byte> utf8, out EventFields evt, out EventText text) => TryRead(utf8, capture: true, out evt, out text);
+    public bool TryReadRow(ReadOnlySpan<byte> utf8, Utf8Arena arena, out EventFields evt, out EventTextRange text) => TryRead(utf8, arena, out evt, out text);
 
-    private bool TryRead(ReadOnlySpan<byte> utf8, bool capture, out EventFields evt, out EventText text)
+    /// <summary><see cref="TryReadRow(ReadOnlySpan{byte}, Utf8Arena, out EventFields, out EventTextRange)"/> with the text as strings.</summary>
+    public bool TryReadRow(ReadOnlySpan<byte> utf8, out EventFields evt, out EventText text)
+    {
+        var arena = _scratch ??= new Utf8Arena(1024);
+        arena.Clear();
+        text = default;
+        if (!TryRead(utf8, arena, out evt, out var ranges))
+        {
+            return false;
+        }
+
+        text = new EventText(arena.GetString(ranges.Message)!, arena.GetString(ranges.TraceId), arena.GetString(ranges.SpanId), arena.GetString(ranges.MetadataJson));
+        return true;
+    }
+
+    private bool TryRead(ReadOnlySpan<byte> utf8, Utf8Arena? arena, out EventFields evt, out EventTextRange text)
     {
         evt = default;
         text = default;
@@ -64,18 +81,24 @@ public sealed class EventFieldsReader
             return false;
         }
 
+        var mark = arena?.Length ?? 0;
         try
         {
-            return TryReadCore(utf8, capture, out evt, out text);
+            if (TryReadCore(utf8, arena, out evt, out text))
+            {
+                return true;
+            }
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             // InvalidOperationException: an escaped lone surrogate in a string this reader decodes.
-            return false;
         }
+
+        arena?.Truncate(mark);
+        return false;
     }
 
-    private bool TryReadCore(ReadOnlySpan<byte> utf8, bool capture, out EventFields evt, out EventText text)
+    private bool TryReadCore(ReadOnlySpan<byte> utf8, Utf8Arena? arena, out EventFields evt, out EventTextRange text)
     {
         evt = default;
         text = default;
@@ -90,7 +113,7 @@ public sealed class EventFieldsReader
         EventLevel? level = null;
         var latency = double.NaN;
         string? endpoint = null;
-        string? message = null, traceId = null, spanId = null, metadata = null;
+        Utf8Range message = Utf8Range.None, traceId = Utf8Range.None, spanId = Utf8Range.None, metadata = Utf8Range.None;
         var seen = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -141,10 +164,10 @@ public sealed class EventFieldsReader
                             return false;
                         }
 
-                        if (capture)
+                        if (arena is not null)
                         {
                             // The object's own bytes, as JsonElement.GetRawText returns them.
-                            metadata = Encoding.UTF8.GetString(utf8[start..(int)reader.BytesConsumed]);
+                            metadata = arena.Append(utf8[start..(int)reader.BytesConsumed]);
                         }
                     }
                     else if (token != JsonTokenType.Null)
@@ -159,9 +182,12 @@ public sealed class EventFieldsReader
                         return false;
                     }
 
-                    if (capture && token == JsonTokenType.String)
+                    if (arena is not null && token == JsonTokenType.String)
                     {
-                        var value = reader.GetString();
+                        // Unescaped as JsonElement.GetString would (an escaped string is never longer unescaped).
+                        var value = reader.ValueIsEscaped
+                            ? arena.Commit(reader.CopyString(arena.Reserve(reader.ValueSpan.Length)))
+                            : arena.Append(reader.ValueSpan);
                         message = field == Message ? value : message;
                         traceId = field == TraceId ? value : traceId;
                         spanId = field == SpanId ? value : spanId;
@@ -183,9 +209,9 @@ public sealed class EventFieldsReader
         }
 
         evt = new EventFields(ticks, service, level.Value, latency, endpoint);
-        if (capture)
+        if (arena is not null)
         {
-            text = new EventText(message ?? "", traceId, spanId, metadata);
+            text = new EventTextRange(message.IsNull ? arena.Commit(0) : message, traceId, spanId, metadata);
         }
 
         return true;

@@ -103,14 +103,14 @@ public sealed class EventStorageWorker(
                 }
 
                 batch.Offsets[message.Partition.Value] = message.Offset.Value + 1;
-                if (reader.TryReadRow(message.Message.Value, out var fields, out var text))
+                if (reader.TryReadRow(message.Message.Value, batch.Events.Text, out var fields, out var text))
                 {
-                    batch.Events.Add(new StoredEvent(fields, text, message.Partition.Value, message.Offset.Value));
+                    batch.Events.Add(fields, text, message.Partition.Value, message.Offset.Value);
                 }
                 else if (EventParser.TryParse(message.Message.Value, out var evt, out _))
                 {
                     // Not the plain form the fast reader is sure of: the parser decides.
-                    batch.Events.Add(StoredEvent.From(evt!, message.Partition.Value, message.Offset.Value));
+                    batch.Events.Add(evt!, message.Partition.Value, message.Offset.Value);
                 }
                 else
                 {
@@ -147,7 +147,7 @@ public sealed class EventStorageWorker(
         }
     }
 
-    private async Task WriteAndCountAsync(EventWriter writer, List<StoredEvent> batch, CancellationToken ct)
+    private async Task WriteAndCountAsync(EventWriter writer, EventBatch batch, CancellationToken ct)
     {
         if (batch.Count > 0)
         {
@@ -176,7 +176,7 @@ public sealed class EventStorageWorker(
     /// <summary>Parsed events and, per partition, the offset after the last message consumed into them.</summary>
     private sealed class Batch
     {
-        public List<StoredEvent> Events { get; } = new(MaxBatch);
+        public EventBatch Events { get; } = new(MaxBatch);
 
         public Dictionary<int, long> Offsets { get; } = [];
 

@@ -5,10 +5,29 @@ using NpgsqlTypes;
 
 namespace Helios.ServiceDefaults.Data;
 
-/// <summary>An accepted event's columns and where it was read (partition and offset are its key in <c>events</c>).</summary>
-public readonly record struct StoredEvent(EventFields Event, EventText Text, int Partition, long Offset)
+/// <summary>An accepted event's columns (its text in the batch's <see cref="Utf8Arena"/>) and where it was read (partition and offset are its key in <c>events</c>).</summary>
+public readonly record struct StoredEvent(EventFields Event, EventTextRange Text, int Partition, long Offset);
+
+/// <summary>A batch of events to store: their columns, and their text as UTF-8 in one reusable buffer.</summary>
+public sealed class EventBatch(int capacity = 20_000)
 {
-    public static StoredEvent From(TelemetryEvent e, int partition, long offset) => new(EventFields.From(e), EventText.From(e), partition, offset);
+    public List<StoredEvent> Events { get; } = new(capacity);
+
+    public Utf8Arena Text { get; } = new();
+
+    public int Count => Events.Count;
+
+    public void Add(EventFields evt, EventTextRange text, int partition, long offset) => Events.Add(new StoredEvent(evt, text, partition, offset));
+
+    /// <summary>An event the parser read (the fast reader left it to the parser).</summary>
+    public void Add(TelemetryEvent e, int partition, long offset) =>
+        Add(EventFields.From(e), new EventTextRange(Text.Append(e.Message), Text.Append(e.TraceId), Text.Append(e.SpanId), Text.Append(e.Metadata?.GetRawText())), partition, offset);
+
+    public void Clear()
+    {
+        Events.Clear();
+        Text.Clear();
+    }
 }
 
 /// <summary>How a batch reached <c>events</c>.</summary>
@@ -37,7 +56,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
     private bool _staging;
 
     /// <summary>Writes one batch; returns which path stored it.</summary>
-    public async Task<EventWritePath> WriteAsync(IReadOnlyList<StoredEvent> batch, CancellationToken ct)
+    public async Task<EventWritePath> WriteAsync(EventBatch batch, CancellationToken ct)
     {
         if (batch.Count == 0)
         {
@@ -64,7 +83,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
         return EventWritePath.Staging;
     }
 
-    private async Task WriteThroughStagingAsync(IReadOnlyList<StoredEvent> batch, CancellationToken ct)
+    private async Task WriteThroughStagingAsync(EventBatch batch, CancellationToken ct)
     {
         if (!_staging)
         {
@@ -98,16 +117,17 @@ public sealed class EventWriter(NpgsqlConnection connection)
         await tx.CommitAsync(ct);
     }
 
-    private async Task CopyAsync(string table, IReadOnlyList<StoredEvent> batch, CancellationToken ct)
+    private async Task CopyAsync(string table, EventBatch batch, CancellationToken ct)
     {
         await using var copy = await connection.BeginBinaryImportAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct);
-        foreach (var (e, text, partition, offset) in batch)
+        var arena = batch.Text;
+        foreach (var (e, text, partition, offset) in batch.Events)
         {
             await copy.StartRowAsync(ct);
             await copy.WriteAsync(e.Timestamp, NpgsqlDbType.TimestampTz, ct);
             await copy.WriteAsync(e.Service, NpgsqlDbType.Text, ct);
             await copy.WriteAsync((short)e.Level, NpgsqlDbType.Smallint, ct);
-            await copy.WriteAsync(text.Message, NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(arena.Memory(text.Message), NpgsqlDbType.Text, ct);
             if (double.IsNaN(e.LatencyMs))
             {
                 await copy.WriteNullAsync(ct);
@@ -117,10 +137,10 @@ public sealed class EventWriter(NpgsqlConnection connection)
                 await copy.WriteAsync(e.LatencyMs, NpgsqlDbType.Double, ct);
             }
 
-            await WriteNullableAsync(copy, e.Endpoint, NpgsqlDbType.Text, ct);
-            await WriteNullableAsync(copy, text.TraceId, NpgsqlDbType.Text, ct);
-            await WriteNullableAsync(copy, text.SpanId, NpgsqlDbType.Text, ct);
-            await WriteNullableAsync(copy, text.MetadataJson, NpgsqlDbType.Jsonb, ct);
+            await (e.Endpoint is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(e.Endpoint, NpgsqlDbType.Text, ct));
+            await WriteNullableAsync(copy, arena, text.TraceId, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, arena, text.SpanId, NpgsqlDbType.Text, ct);
+            await WriteNullableAsync(copy, arena, text.MetadataJson, NpgsqlDbType.Jsonb, ct);
             await copy.WriteAsync(partition, NpgsqlDbType.Integer, ct);
             await copy.WriteAsync(offset, NpgsqlDbType.Bigint, ct);
         }
@@ -133,10 +153,10 @@ public sealed class EventWriter(NpgsqlConnection connection)
     /// inserted whole), as the staging path's SQL would: events, errors (level ERROR and above), latencies
     /// counted, summed and their maximum. Rows go in key order, so concurrent writers lock them in the same order.
     /// </summary>
-    private async Task AddMinutesAsync(IReadOnlyList<StoredEvent> batch, NpgsqlTransaction tx, CancellationToken ct)
+    private async Task AddMinutesAsync(EventBatch batch, NpgsqlTransaction tx, CancellationToken ct)
     {
         var minutes = new Dictionary<(string Service, long Minute), Minute>();
-        foreach (var (e, _, _, _) in batch)
+        foreach (var (e, _, _, _) in batch.Events)
         {
             var ticks = e.TimestampTicks;
             ref var m = ref CollectionsMarshal.GetValueRefOrAddDefault(minutes, (e.Service, ticks - (ticks % TimeSpan.TicksPerMinute)), out _);
@@ -195,7 +215,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
     }
 
     /// <summary>Without TimescaleDB, events live in daily range partitions, created here as days arrive.</summary>
-    private async Task EnsurePartitionsAsync(IReadOnlyList<StoredEvent> batch, CancellationToken ct)
+    private async Task EnsurePartitionsAsync(EventBatch batch, CancellationToken ct)
     {
         if (_partitioned is null)
         {
@@ -208,7 +228,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
             return;
         }
 
-        foreach (var day in batch.Select(b => DateOnly.FromDateTime(new DateTime(b.Event.TimestampTicks, DateTimeKind.Utc))).Distinct().Where(d => !_partitions.Contains(d)).ToList())
+        foreach (var day in batch.Events.Select(b => DateOnly.FromDateTime(new DateTime(b.Event.TimestampTicks, DateTimeKind.Utc))).Distinct().Where(d => !_partitions.Contains(d)).ToList())
         {
             var from = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
             await using var create = new NpgsqlCommand(
@@ -226,8 +246,9 @@ public sealed class EventWriter(NpgsqlConnection connection)
         }
     }
 
-    private static Task WriteNullableAsync(NpgsqlBinaryImporter copy, string? value, NpgsqlDbType type, CancellationToken ct) =>
-        value is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(value, type, ct);
+    /// <summary>Text as the UTF-8 it already is (the binary form of text and of jsonb's text).</summary>
+    private static Task WriteNullableAsync(NpgsqlBinaryImporter copy, Utf8Arena arena, Utf8Range value, NpgsqlDbType type, CancellationToken ct) =>
+        value.IsNull ? copy.WriteNullAsync(ct) : copy.WriteAsync(arena.Memory(value), type, ct);
 
     private struct Minute
     {
