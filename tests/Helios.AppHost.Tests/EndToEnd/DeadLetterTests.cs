@@ -15,20 +15,22 @@ public sealed class DeadLetterTests(StackFixture stack)
     {
         var bootstrap = stack.App.GetConnectionString("kafka")!;
         var marker = "dlq-" + Guid.NewGuid().ToString("N")[..8];
-        var bad = new (string Body, string Field)[]
+        var bad = new (byte[] Body, string Field)[]
         {
-            ("{not json " + marker, "$"),
-            ($$"""{"timestamp":"2026-05-01T00:00:00Z","level":"INFO","message":"{{marker}}"}""", "service"),
-            ($$"""{"timestamp":"2026-05-01T00:00:00Z","service":"{{marker}}","level":"SHOUT"}""", "level"),
-            ($$"""{"timestamp":12,"service":"{{marker}}","level":"INFO"}""", "timestamp"),
+            (Encoding.UTF8.GetBytes("{not json " + marker), "$"),
+            (Encoding.UTF8.GetBytes($$"""{"timestamp":"2026-05-01T00:00:00Z","level":"INFO","message":"{{marker}}"}"""), "service"),
+            (Encoding.UTF8.GetBytes($$"""{"timestamp":"2026-05-01T00:00:00Z","service":"{{marker}}","level":"SHOUT"}"""), "level"),
+            (Encoding.UTF8.GetBytes($$"""{"timestamp":12,"service":"{{marker}}","level":"INFO"}"""), "timestamp"),
+            // A message that is not valid UTF-8: dead-lettered, and it must not stop the storage writer either.
+            ([.. Encoding.UTF8.GetBytes($$"""{"timestamp":"2026-05-01T00:00:00Z","service":"{{marker}}","level":"INFO","message":"x"""), 0xC3, 0x28, .. "\"}"u8], "$"),
         };
-        var offsets = new Dictionary<string, (int Partition, long Offset)>();
+        var expected = new Dictionary<(string Partition, string Offset), string>();
         using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap }).Build())
         {
             foreach (var (body, field) in bad)
             {
-                var result = await producer.ProduceAsync("events", new Message<string, byte[]> { Key = marker, Value = Encoding.UTF8.GetBytes(body) });
-                offsets[field] = (result.Partition.Value, result.Offset.Value);
+                var result = await producer.ProduceAsync("events", new Message<string, byte[]> { Key = marker, Value = body });
+                expected[(result.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), result.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))] = field;
             }
         }
 
@@ -40,31 +42,45 @@ public sealed class DeadLetterTests(StackFixture stack)
             SessionTimeoutMs = 6000,
         }).Build();
         consumer.Subscribe("events.dlq");
-        var found = new Dictionary<string, Headers>();
+        var found = new Dictionary<(string Partition, string Offset), Headers>();
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (found.Count < bad.Length && DateTime.UtcNow < deadline)
         {
             var message = consumer.Consume(TimeSpan.FromMilliseconds(250));
             if (message?.Message is { Key: var key } m && key == marker)
             {
-                found[Encoding.UTF8.GetString(m.Headers.GetLastBytes("dlq.field"))] = m.Headers;
+                found[(Encoding.UTF8.GetString(m.Headers.GetLastBytes("dlq.source.partition")), Encoding.UTF8.GetString(m.Headers.GetLastBytes("dlq.source.offset")))] = m.Headers;
             }
         }
 
         consumer.Close();
-        foreach (var (_, field) in bad)
+        foreach (var (origin, field) in expected)
         {
-            Assert.True(found.TryGetValue(field, out var headers), $"no dead letter for a bad '{field}'");
+            Assert.True(found.TryGetValue(origin, out var headers), $"no dead letter for the bad '{field}' at {origin}");
             string Header(string name) => Encoding.UTF8.GetString(headers.GetLastBytes(name));
+            Assert.Equal(field, Header("dlq.field"));
             Assert.False(string.IsNullOrWhiteSpace(Header("dlq.reason")));
             Assert.Equal("events", Header("dlq.source.topic"));
-            Assert.Equal(offsets[field].Partition.ToString(System.Globalization.CultureInfo.InvariantCulture), Header("dlq.source.partition"));
-            Assert.Equal(offsets[field].Offset.ToString(System.Globalization.CultureInfo.InvariantCulture), Header("dlq.source.offset"));
         }
 
         await PipelineTests.Eventually(async () => await stack.MetricAsync("detector", "helios_detection_dead_lettered_total") >= bad.Length, "dead letters counted");
+        // The storage writer read past every one of them (it skips what the detector dead-letters).
+        await PipelineTests.Eventually(async () => await stack.MetricAsync("detector", "helios_storage_events_skipped_total") >= bad.Length, "malformed events skipped by storage");
         using var detector = stack.App.CreateHttpClient("detector");
         Assert.Equal(HttpStatusCode.OK, (await detector.GetAsync("/health")).StatusCode);
+    }
+
+    [Fact]
+    public async Task PublishEvent_TextNotUtf8_Returns400Problem()
+    {
+        byte[] body = [.. """{"timestamp":"2026-05-01T00:00:00Z","service":"utf","level":"INFO","message":"x"""u8, 0xC3, 0x28, .. "\"}"u8];
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var response = await stack.Api.PostAsync("/api/v1/events", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("$", out var reasons), problem.ToString());
+        Assert.Contains("UTF-8", reasons[0].GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
