@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -424,15 +425,24 @@ public sealed class DetectorWorker(
 
             // One pass of the forest over the whole batch (block scoring); the full assessment (attribution,
             // explanation) is only computed for windows that alert.
+            // The matrix is pooled: a batch's (1,250 windows x 12 features) is a large object, and one per batch
+            // would pile up in the large object heap between full collections.
             var width = model.Schema.Count;
-            var rows = new double[scored.Count * width];
-            for (var i = 0; i < scored.Count; i++)
-            {
-                scored[i].Features.CopyTo(rows, i * width);
-            }
-
+            var matrix = ArrayPool<double>.Shared.Rent(scored.Count * width);
             var scores = new double[scored.Count];
-            model.Forest.ScoreSamples(rows, scores, maxDegreeOfParallelism: 1);
+            try
+            {
+                for (var i = 0; i < scored.Count; i++)
+                {
+                    scored[i].Features.CopyTo(matrix, i * width);
+                }
+
+                model.Forest.ScoreSamples(matrix.AsSpan(0, scored.Count * width), scores, maxDegreeOfParallelism: 1);
+            }
+            finally
+            {
+                ArrayPool<double>.Shared.Return(matrix);
+            }
             for (var i = 0; i < scored.Count; i++)
             {
                 if (!scored[i].ByEvidence)
