@@ -14,15 +14,6 @@ public readonly record struct EventFields(long TimestampTicks, string Service, E
 }
 
 /// <summary>
-/// The rest of an event that storage keeps (read by <see cref="EventFieldsReader.TryReadRow"/>): its message
-/// ("" when absent or null), trace and span ids, and the metadata object's JSON text as it arrived.
-/// </summary>
-public readonly record struct EventText(string Message, string? TraceId, string? SpanId, string? MetadataJson)
-{
-    public static EventText From(TelemetryEvent e) => new(e.Message, e.TraceId, e.SpanId, e.Metadata?.GetRawText());
-}
-
-/// <summary>
 /// The consumer's hot path: one pass of <see cref="Utf8JsonReader"/> over an event, reading only what
 /// windowing needs, with service and endpoint names interned (no allocation per event once a name is known).
 /// It answers yes only when <see cref="EventParser"/> would accept the event with the same values: anything
@@ -40,7 +31,6 @@ public sealed class EventFieldsReader
 
     private readonly Dictionary<string, string> _names = new(Utf8NameComparer.Instance);
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
-    private Utf8Arena? _scratch;
 
     public EventFieldsReader()
     {
@@ -55,21 +45,6 @@ public sealed class EventFieldsReader
     /// stays appended.
     /// </summary>
     public bool TryReadRow(ReadOnlySpan<byte> utf8, Utf8Arena arena, out EventFields evt, out EventTextRange text) => TryRead(utf8, arena, out evt, out text);
-
-    /// <summary><see cref="TryReadRow(ReadOnlySpan{byte}, Utf8Arena, out EventFields, out EventTextRange)"/> with the text as strings.</summary>
-    public bool TryReadRow(ReadOnlySpan<byte> utf8, out EventFields evt, out EventText text)
-    {
-        var arena = _scratch ??= new Utf8Arena(1024);
-        arena.Clear();
-        text = default;
-        if (!TryRead(utf8, arena, out evt, out var ranges))
-        {
-            return false;
-        }
-
-        text = new EventText(arena.GetString(ranges.Message)!, arena.GetString(ranges.TraceId), arena.GetString(ranges.SpanId), arena.GetString(ranges.MetadataJson));
-        return true;
-    }
 
     private bool TryRead(ReadOnlySpan<byte> utf8, Utf8Arena? arena, out EventFields evt, out EventTextRange text)
     {
@@ -281,10 +256,11 @@ public sealed class EventFieldsReader
         _ => null,
     };
 
-    /// <summary>The interned string of 1 to maxLength characters, or null outside that (or not valid UTF-8).</summary>
+    /// <summary>The interned string of 1 to maxLength characters, or null outside that.</summary>
     private string? Name(ReadOnlySpan<byte> utf8, int maxLength)
     {
-        if (utf8.Length == 0 || utf8.Length > maxLength * 4 || !Utf8.IsValid(utf8))
+        // Valid UTF-8: the whole event was checked before reading.
+        if (utf8.Length == 0 || utf8.Length > maxLength * 4)
         {
             return null;
         }

@@ -10,7 +10,10 @@ public readonly record struct Utf8Range(int Offset, int Length)
     public bool IsNull => Offset < 0;
 }
 
-/// <summary>The text storage keeps of an event (message, trace and span ids, metadata JSON) as ranges of a <see cref="Utf8Arena"/>.</summary>
+/// <summary>
+/// The text storage keeps of an event as ranges of a <see cref="Utf8Arena"/>: its message ("" when absent or null),
+/// trace and span ids, and the metadata object's JSON text as it arrived.
+/// </summary>
 public readonly record struct EventTextRange(Utf8Range Message, Utf8Range TraceId, Utf8Range SpanId, Utf8Range MetadataJson);
 
 /// <summary>

@@ -249,7 +249,6 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             if (alert.ClosedAt is { } closed)
             {
                 var ms = (alert.ReceivedAt - closed).TotalMilliseconds;
-                result.AlertLatenciesMs.Add(ms);
                 result.AlertSlots.Add((alert.WindowStart, ms));
                 // Like the rates, the latency figures are those of the sustained interval (warm-up excluded).
                 if (closed >= producingStartedAt.AddSeconds(result.RateFrom) && closed <= producingStartedAt.AddSeconds(result.RateTo))
@@ -792,7 +791,8 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 
         public long[] HighWatermarks { get; set; } = [];
 
-        public List<double> AlertLatenciesMs { get; } = [];
+        /// <summary>Latencies from closed_at of every alert of the phase (warm-up included).</summary>
+        public List<double> AlertLatenciesMs => [.. AlertSlots.Select(a => a.Ms)];
 
         public List<double> DetectedAtLatenciesMs { get; } = [];
 
@@ -830,8 +830,8 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             ["peak_rss_while_serving"] = PeakRssFromProducing,
             ["lost_events"] = Lost,
             ["alerts"] = AlertLatenciesMs.Count + AlertsWithoutClosedAt,
-            ["p50_ms"] = AlertLatenciesMs.Count == 0 ? null : Math.Round(P(50), 1),
-            ["p99_ms"] = AlertLatenciesMs.Count == 0 ? null : Math.Round(P(99), 1),
+            ["p50_ms"] = SustainedAlertLatenciesMs.Count == 0 ? null : Math.Round(P(50), 1),
+            ["p99_ms"] = SustainedAlertLatenciesMs.Count == 0 ? null : Math.Round(P(99), 1),
             ["max_low_watermark"] = LowWatermarks.DefaultIfEmpty(0).Max(),
             ["detector_restarts"] = DetectorRestarts,
         };

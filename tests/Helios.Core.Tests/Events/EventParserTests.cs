@@ -72,8 +72,8 @@ public class EventParserTests
 
         var reader = new EventFieldsReader();
         Assert.False(reader.TryRead(invalid, out _));
-        Assert.False(reader.TryReadRow(invalid, out _, out _));
-        Assert.False(reader.TryReadRow(surrogate, out _, out _));
+        Assert.False(EventFieldsReaderTests.TryReadRow(reader, invalid, out _, out _));
+        Assert.False(EventFieldsReaderTests.TryReadRow(reader, surrogate, out _, out _));
     }
 
     [Fact]
