@@ -52,6 +52,7 @@ public sealed class DetectorWorker(
     private (long Version, AnomalyModel Model)? _model;
 
     private volatile bool _consuming;
+    private long _processedNotCounted;
     private long _lag;
 
     /// <summary>The loaded model version (0 before the first load).</summary>
@@ -82,10 +83,13 @@ public sealed class DetectorWorker(
         metrics.ObserveModelVersion(() => ModelVersion);
         // Alerts are few and wanted at once: no lingering for a fuller batch.
         using var producer = kafka.CreateProducer("helios-detector", c => c.LingerMs = 0);
+        // Dead letters keep the original key's bytes (the consumer does not decode keys); same client, other serializers.
+        using var deadLetters = new DependentProducerBuilder<byte[], byte[]>(producer.Handle).Build();
         WarmUp(producer);
         WarmUpAlertPath();
-        // Headers carry the trace context; the topic name and timestamp are not read, so not marshalled per message.
-        using var consumer = kafka.CreateConsumer(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
+        // Headers carry the trace context; the topic name and timestamp are not read, so not marshalled per message,
+        // and the key is only passed on to dead letters, so kept as bytes (no string decoded per message).
+        using var consumer = kafka.CreateConsumer<byte[]>(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
             c => c.ConsumeResultFields = "headers",
             b => b.SetPartitionsAssignedHandler((_, assigned) =>
                     {
@@ -103,14 +107,16 @@ public sealed class DetectorWorker(
         logger.LogInformation("Detector consuming {Topic} as group {Group}, windows of {Window}", _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
 
         var refreshEvery = TimeSpan.FromSeconds(_options.ModelRefreshSeconds);
-        // One clock reading per message serves the windows and both timers (the clock is a measurable share of the loop).
+        // The wall clock serves the windows and both timers. It is read when the coarse monotonic tick moves (every 1 to
+        // 4 ms) or the topic is idle, not per message: a reading costs about 45 ns here, the tick about 11.
         var now = DateTime.UtcNow.Ticks;
+        var lastTick = Environment.TickCount64;
         var lastRefresh = now;
         var lastCommit = now;
         var uncommitted = false;
         while (!ct.IsCancellationRequested)
         {
-            ConsumeResult<string, byte[]>? message;
+            ConsumeResult<byte[], byte[]>? message;
             try
             {
                 message = consumer.Consume(TimeSpan.FromMilliseconds(100));
@@ -121,10 +127,17 @@ public sealed class DetectorWorker(
                 continue;
             }
 
-            now = DateTime.UtcNow.Ticks;
+            var tick = Environment.TickCount64;
+            if (tick != lastTick || message is null)
+            {
+                now = DateTime.UtcNow.Ticks;
+                lastTick = tick;
+                FlushProcessedCount();
+            }
+
             if (message is { Message: not null })
             {
-                await HandleAsync(message, now, producer, ct);
+                await HandleAsync(message, now, deadLetters, ct);
                 uncommitted = true;
             }
 
@@ -153,8 +166,19 @@ public sealed class DetectorWorker(
             }
         }
 
+        FlushProcessedCount();
         CommitSafeOffsets(consumer, consumer.Assignment);
         consumer.Close();
+    }
+
+    /// <summary>Adds the events processed since the last call to their counter (once per clock tick, not per event: the counter's update was about 2 % of the loop).</summary>
+    private void FlushProcessedCount()
+    {
+        if (_processedNotCounted > 0)
+        {
+            metrics.EventsProcessed.Add(_processedNotCounted);
+            _processedNotCounted = 0;
+        }
     }
 
     /// <summary>
@@ -202,7 +226,7 @@ public sealed class DetectorWorker(
     }
 
     /// <summary>Sum over assigned partitions of high watermark minus position, from the client's cached watermarks (no broker round trip).</summary>
-    private static long Lag(IConsumer<string, byte[]> consumer)
+    private static long Lag(IConsumer<byte[], byte[]> consumer)
     {
         long lag = 0;
         foreach (var partition in consumer.Assignment)
@@ -219,7 +243,7 @@ public sealed class DetectorWorker(
     }
 
     /// <summary>Commits, per partition, up to the first event a window not yet recorded still needs.</summary>
-    private void CommitSafeOffsets(IConsumer<string, byte[]> consumer, IEnumerable<TopicPartition> partitions)
+    private void CommitSafeOffsets(IConsumer<byte[], byte[]> consumer, IEnumerable<TopicPartition> partitions)
     {
         var offsets = partitions
             .Select(p => (p, Offset: _commits.CommitOffset(p.Partition.Value)))
@@ -280,7 +304,7 @@ public sealed class DetectorWorker(
         return ticks;
     }
 
-    private async Task HandleAsync(ConsumeResult<string, byte[]> message, long nowTicks, IProducer<string, byte[]> producer, CancellationToken ct)
+    private async Task HandleAsync(ConsumeResult<byte[], byte[]> message, long nowTicks, IProducer<byte[], byte[]> deadLetters, CancellationToken ct)
     {
         var parent = KafkaTracing.Extract(message.Message.Headers);
         using var activity = parent is null ? null : KafkaTracing.StartProcess(_topics.EventsTopic, message);
@@ -290,7 +314,7 @@ public sealed class DetectorWorker(
             // Not the plain form the fast reader is sure of: the parser decides, and names the field when it rejects.
             if (!EventParser.TryParse(message.Message.Value, out var parsed, out var error))
             {
-                await DeadLetterAsync(message, error!, producer, ct);
+                await DeadLetterAsync(message, error!, deadLetters, ct);
                 _commits.Consumed(partition, message.Offset.Value);
                 return;
             }
@@ -298,7 +322,7 @@ public sealed class DetectorWorker(
             evt = EventFields.From(parsed!);
         }
 
-        metrics.EventsProcessed.Add(1);
+        _processedNotCounted++;
         var windowStart = evt.TimestampTicks - (evt.TimestampTicks % _sizeTicks);
         var closed = _closed.TryGetValue(evt.Service, out var known) ? known : Closed.Unknown;
         if (windowStart <= closed.Here)
@@ -352,7 +376,7 @@ public sealed class DetectorWorker(
         }
     }
 
-    private async Task DeadLetterAsync(ConsumeResult<string, byte[]> message, EventError error, IProducer<string, byte[]> producer, CancellationToken ct)
+    private async Task DeadLetterAsync(ConsumeResult<byte[], byte[]> message, EventError error, IProducer<byte[], byte[]> deadLetters, CancellationToken ct)
     {
         var headers = new Headers
         {
@@ -362,7 +386,7 @@ public sealed class DetectorWorker(
             { "dlq.source.partition", Encoding.UTF8.GetBytes(message.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
             { "dlq.source.offset", Encoding.UTF8.GetBytes(message.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
         };
-        await producer.ProduceAsync(_topics.DeadLetterTopic, new Message<string, byte[]> { Key = message.Message.Key, Value = message.Message.Value, Headers = headers }, ct);
+        await deadLetters.ProduceAsync(_topics.DeadLetterTopic, new Message<byte[], byte[]> { Key = message.Message.Key, Value = message.Message.Value, Headers = headers }, ct);
         metrics.DeadLettered.Add(1);
         logger.LogWarning("Dead-lettered event at {Partition}@{Offset}: {Field}: {Reason}", message.Partition.Value, message.Offset.Value, error.Field, error.Reason);
     }
@@ -676,6 +700,7 @@ public static class DetectionRegistration
         {
             builder.Services.AddSingleton<Storage.StorageMetrics>();
             builder.Services.AddHostedService<Storage.EventStorageWorker>();
+            builder.Services.AddHostedService<Storage.EventMinutesFolder>();
         }
 
         return builder;

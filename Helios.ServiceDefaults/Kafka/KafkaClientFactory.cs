@@ -28,7 +28,14 @@ public sealed class KafkaClientFactory(IConfiguration configuration, ILoggerFact
             .Build();
     }
 
-    public IConsumer<string, byte[]> CreateConsumer(string groupId, string clientId, Action<ConsumerConfig>? configure = null, Action<ConsumerBuilder<string, byte[]>>? handlers = null)
+    public IConsumer<string, byte[]> CreateConsumer(string groupId, string clientId, Action<ConsumerConfig>? configure = null, Action<ConsumerBuilder<string, byte[]>>? handlers = null) =>
+        CreateConsumer<string>(groupId, clientId, configure, handlers);
+
+    /// <summary>
+    /// A consumer whose keys are read as <typeparamref name="TKey"/>: <see cref="Ignore"/> when the key is not used,
+    /// byte[] when it is only passed on (no UTF-16 string decoded per message).
+    /// </summary>
+    public IConsumer<TKey, byte[]> CreateConsumer<TKey>(string groupId, string clientId, Action<ConsumerConfig>? configure = null, Action<ConsumerBuilder<TKey, byte[]>>? handlers = null)
     {
         var config = new ConsumerConfig
         {
@@ -48,7 +55,7 @@ public sealed class KafkaClientFactory(IConfiguration configuration, ILoggerFact
         };
         configure?.Invoke(config);
         var logger = loggers.CreateLogger("Kafka." + clientId);
-        var builder = new ConsumerBuilder<string, byte[]>(config)
+        var builder = new ConsumerBuilder<TKey, byte[]>(config)
             .SetLogHandler((_, m) => LogKafka(logger, m))
             .SetErrorHandler((_, e) => logger.LogWarning("Kafka error {Code}: {Reason}", e.Code, e.Reason));
         handlers?.Invoke(builder);

@@ -61,7 +61,7 @@ public static class KafkaTracing
         return ActivityContext.TryParse(Encoding.UTF8.GetString(bytes), traceState, out var context) ? context : null;
     }
 
-    public static Activity? StartProcess(string topic, ConsumeResult<string, byte[]> message)
+    public static Activity? StartProcess<TKey>(string topic, ConsumeResult<TKey, byte[]> message)
     {
         var parent = Extract(message.Message.Headers);
         var activity = parent is { } ctx
@@ -74,7 +74,11 @@ public static class KafkaTracing
             activity.SetTag("messaging.operation.type", "process");
             activity.SetTag("messaging.destination.partition.id", message.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
             activity.SetTag("messaging.kafka.offset", message.Offset.Value);
-            activity.SetTag("messaging.kafka.message.key", message.Message.Key);
+            activity.SetTag("messaging.kafka.message.key", message.Message.Key switch
+            {
+                byte[] utf8 => Encoding.UTF8.GetString(utf8),
+                var key => key,
+            });
         }
 
         return activity;
