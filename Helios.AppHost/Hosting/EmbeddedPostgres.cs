@@ -196,7 +196,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
 
     private async Task StartServerAsync(CancellationToken ct)
     {
-        var options = $"-h 127.0.0.1 -p {Port} -k {ShellQuote(_socketDirectory)} -c shared_buffers=128MB -c max_connections=200";
+        var options = $"-h 127.0.0.1 -p {Port} -k {ShellQuote(_socketDirectory)} -c shared_buffers=512MB -c max_connections=200";
         // TimescaleDB must be preloaded before CREATE EXTENSION can work; only where the library is installed.
         if (File.Exists(Path.Combine(_bin, "..", "lib", "timescaledb.so")))
         {

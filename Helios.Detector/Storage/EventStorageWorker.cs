@@ -39,8 +39,8 @@ public sealed class EventStorageWorker(
     private async Task RunAsync(CancellationToken ct)
     {
         await schema.Ready.WaitAsync(ct);
-        // Only the value, partition and offset are read: no topic name, timestamp or headers marshalled per message.
-        using var consumer = kafka.CreateConsumer(_topics.StorageGroup, $"helios-storage-{Environment.ProcessId}", c => c.ConsumeResultFields = "none");
+        // Only the value, partition and offset are read: no key, topic name, timestamp or headers marshalled per message.
+        using var consumer = kafka.CreateConsumer<Ignore>(_topics.StorageGroup, $"helios-storage-{Environment.ProcessId}", c => c.ConsumeResultFields = "none");
         consumer.Subscribe(_topics.EventsTopic);
         logger.LogInformation("Event storage consuming {Topic} as group {Group}", _topics.EventsTopic, _topics.StorageGroup);
         var connections = new List<NpgsqlConnection>();
@@ -69,7 +69,7 @@ public sealed class EventStorageWorker(
     /// connection (one's commit, and its WAL flush, overlaps another's COPY). Offsets are committed in batch order:
     /// a batch's once it and every batch before it are durable.
     /// </summary>
-    private async Task ConsumeAndWriteAsync(IConsumer<string, byte[]> consumer, EventWriter[] writers, CancellationToken ct)
+    private async Task ConsumeAndWriteAsync(IConsumer<Ignore, byte[]> consumer, EventWriter[] writers, CancellationToken ct)
     {
         var reader = new EventFieldsReader();
         var idle = new Queue<EventWriter>(writers);
@@ -81,7 +81,7 @@ public sealed class EventStorageWorker(
             var deadline = Stopwatch.StartNew();
             while (batch.Events.Count < MaxBatch && deadline.Elapsed < MaxWait)
             {
-                ConsumeResult<string, byte[]>? message;
+                ConsumeResult<Ignore, byte[]>? message;
                 try
                 {
                     message = consumer.Consume(batch.Offsets.Count == 0 ? MaxWait : TimeSpan.Zero);
@@ -160,7 +160,7 @@ public sealed class EventStorageWorker(
         }
     }
 
-    private void Commit(IConsumer<string, byte[]> consumer, Dictionary<int, long> offsets)
+    private void Commit(IConsumer<Ignore, byte[]> consumer, Dictionary<int, long> offsets)
     {
         try
         {

@@ -13,6 +13,8 @@ public sealed class StorageMetrics : IDisposable
         Rewritten = _meter.CreateCounter<long>("helios.storage.events_rewritten", "{event}",
             "Events of batches that overlapped rows already stored (re-read after a restart or rebalance), written again through the staging table");
         Skipped = _meter.CreateCounter<long>("helios.storage.events_skipped", "{event}", "Malformed events not stored (the detector dead-letters them)");
+        MinutesFolded = _meter.CreateCounter<long>("helios.storage.minutes_folded", "{row}",
+            "Per-minute sums moved from event_minutes_pending into event_minutes_folded");
     }
 
     public Counter<long> Stored { get; }
@@ -20,6 +22,8 @@ public sealed class StorageMetrics : IDisposable
     public Counter<long> Skipped { get; }
 
     public Counter<long> Rewritten { get; }
+
+    public Counter<long> MinutesFolded { get; }
 
     public void Dispose() => _meter.Dispose();
 }

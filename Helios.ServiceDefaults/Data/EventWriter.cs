@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using Helios.Core.Events;
 using Npgsql;
@@ -43,14 +44,19 @@ public enum EventWritePath
 /// <summary>
 /// Writes batches of events into <c>events</c> and keeps <c>event_minutes</c> exact, on one connection
 /// and one transaction per batch. A batch of fresh events (the usual case) is copied straight into
-/// <c>events</c> and its per-minute aggregates are summed here and upserted; a batch that overlaps rows
-/// already stored (re-read after a crash or a rebalance) fails on the key (partition, offset, ts), is
-/// rolled back, and is written again through a staging table with ON CONFLICT DO NOTHING, which adds
-/// the inserted rows alone to the aggregates. Either way each event is stored and counted once.
+/// <c>events</c> and its per-minute aggregates are summed here and appended to <c>event_minutes_pending</c>;
+/// a batch that overlaps rows already stored (re-read after a crash or a rebalance) fails on the key
+/// (partition, offset, ts), is rolled back, and is written again through a staging table with ON CONFLICT
+/// DO NOTHING, which appends the inserted rows' sums alone. Either way each event is stored and counted once.
+/// <see cref="FoldMinutesAsync"/> moves the pending sums into <c>event_minutes_folded</c>; the view
+/// <c>event_minutes</c> adds the two.
 /// </summary>
 public sealed class EventWriter(NpgsqlConnection connection)
 {
     private const string Columns = "ts, service, level, message, latency_ms, endpoint, trace_id, span_id, metadata, kafka_partition, kafka_offset";
+
+    /// <summary>Rows are encoded into a buffer of this size and sent as it fills.</summary>
+    private const int CopyChunkBytes = 64 * 1024;
     private readonly HashSet<DateOnly> _partitions = [];
     private bool? _partitioned;
     private bool _staging;
@@ -64,6 +70,8 @@ public sealed class EventWriter(NpgsqlConnection connection)
         }
 
         await EnsurePartitionsAsync(batch, ct);
+        // In the order of the (service, ts) index: consecutive rows then go to the same few index pages.
+        batch.Events.Sort(static (a, b) => string.CompareOrdinal(a.Event.Service, b.Event.Service) is var c and not 0 ? c : a.Event.TimestampTicks.CompareTo(b.Event.TimestampTicks));
         await using (var tx = await connection.BeginTransactionAsync(ct))
         {
             try
@@ -100,15 +108,10 @@ public sealed class EventWriter(NpgsqlConnection connection)
                 INSERT INTO events SELECT * FROM events_staging
                 ON CONFLICT DO NOTHING
                 RETURNING service, ts, level, latency_ms)
-            INSERT INTO event_minutes AS m (service, minute, events, errors, latency_count, latency_sum, latency_max)
+            INSERT INTO event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max)
             SELECT service, date_trunc('minute', ts), count(*), count(*) FILTER (WHERE level >= 3),
                    count(latency_ms), coalesce(sum(latency_ms), 0), max(latency_ms)
             FROM inserted GROUP BY service, date_trunc('minute', ts)
-            ORDER BY 1, 2
-            ON CONFLICT (service, minute) DO UPDATE SET
-                events = m.events + EXCLUDED.events, errors = m.errors + EXCLUDED.errors,
-                latency_count = m.latency_count + EXCLUDED.latency_count, latency_sum = m.latency_sum + EXCLUDED.latency_sum,
-                latency_max = greatest(m.latency_max, EXCLUDED.latency_max)
             """, connection, tx))
         {
             await insert.ExecuteNonQueryAsync(ct);
@@ -119,39 +122,53 @@ public sealed class EventWriter(NpgsqlConnection connection)
 
     private async Task CopyAsync(string table, EventBatch batch, CancellationToken ct)
     {
-        await using var copy = await connection.BeginBinaryImportAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct);
-        var arena = batch.Text;
-        foreach (var (e, text, partition, offset) in batch.Events)
+        await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct);
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
+        try
         {
-            await copy.StartRowAsync(ct);
-            await copy.WriteAsync(e.Timestamp, NpgsqlDbType.TimestampTz, ct);
-            await copy.WriteAsync(e.Service, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync((short)e.Level, NpgsqlDbType.Smallint, ct);
-            await copy.WriteAsync(arena.Memory(text.Message), NpgsqlDbType.Text, ct);
-            if (double.IsNaN(e.LatencyMs))
+            EventCopyRows.Header.CopyTo(buffer);
+            var used = EventCopyRows.Header.Length;
+            foreach (var row in batch.Events)
             {
-                await copy.WriteNullAsync(ct);
-            }
-            else
-            {
-                await copy.WriteAsync(e.LatencyMs, NpgsqlDbType.Double, ct);
+                var most = EventCopyRows.MaxBytes(row);
+                if (used + most > buffer.Length)
+                {
+                    await copy.WriteAsync(buffer.AsMemory(0, used), ct);
+                    used = 0;
+                    if (most > buffer.Length)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = ArrayPool<byte>.Shared.Rent(most);
+                    }
+                }
+
+                used += EventCopyRows.Write(buffer.AsSpan(used), row, batch.Text);
             }
 
-            await (e.Endpoint is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(e.Endpoint, NpgsqlDbType.Text, ct));
-            await WriteNullableAsync(copy, arena, text.TraceId, NpgsqlDbType.Text, ct);
-            await WriteNullableAsync(copy, arena, text.SpanId, NpgsqlDbType.Text, ct);
-            await WriteNullableAsync(copy, arena, text.MetadataJson, NpgsqlDbType.Jsonb, ct);
-            await copy.WriteAsync(partition, NpgsqlDbType.Integer, ct);
-            await copy.WriteAsync(offset, NpgsqlDbType.Bigint, ct);
+            if (used + EventCopyRows.Trailer.Length > buffer.Length)
+            {
+                await copy.WriteAsync(buffer.AsMemory(0, used), ct);
+                used = 0;
+            }
+
+            EventCopyRows.Trailer.CopyTo(buffer.AsSpan(used));
+            await copy.WriteAsync(buffer.AsMemory(0, used + EventCopyRows.Trailer.Length), ct);
         }
-
-        await copy.CompleteAsync(ct);
+        catch
+        {
+            await copy.CancelAsync();
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>
-    /// Adds the batch's per-service, per-minute counts to <c>event_minutes</c> (only for a batch that was
+    /// Appends the batch's per-service, per-minute counts to <c>event_minutes_pending</c> (only for a batch that was
     /// inserted whole), as the staging path's SQL would: events, errors (level ERROR and above), latencies
-    /// counted, summed and their maximum. Rows go in key order, so concurrent writers lock them in the same order.
+    /// counted, summed and their maximum. An append takes no row lock and checks no key.
     /// </summary>
     private async Task AddMinutesAsync(EventBatch batch, NpgsqlTransaction tx, CancellationToken ct)
     {
@@ -175,7 +192,6 @@ public sealed class EventWriter(NpgsqlConnection connection)
         }
 
         var keys = minutes.Keys.ToArray();
-        Array.Sort(keys, (a, b) => string.CompareOrdinal(a.Service, b.Service) is var c and not 0 ? c : a.Minute.CompareTo(b.Minute));
         var services = new string[keys.Length];
         var starts = new DateTime[keys.Length];
         var events = new long[keys.Length];
@@ -197,12 +213,8 @@ public sealed class EventWriter(NpgsqlConnection connection)
 
         await using var upsert = new NpgsqlCommand(
             """
-            INSERT INTO event_minutes AS m (service, minute, events, errors, latency_count, latency_sum, latency_max)
+            INSERT INTO event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max)
             SELECT * FROM unnest(@services, @minutes, @events, @errors, @latency_counts, @latency_sums, @latency_maxes)
-            ON CONFLICT (service, minute) DO UPDATE SET
-                events = m.events + EXCLUDED.events, errors = m.errors + EXCLUDED.errors,
-                latency_count = m.latency_count + EXCLUDED.latency_count, latency_sum = m.latency_sum + EXCLUDED.latency_sum,
-                latency_max = greatest(m.latency_max, EXCLUDED.latency_max)
             """, connection, tx);
         upsert.Parameters.Add(new NpgsqlParameter<string[]>("services", services));
         upsert.Parameters.Add(new NpgsqlParameter<DateTime[]>("minutes", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = starts });
@@ -212,6 +224,36 @@ public sealed class EventWriter(NpgsqlConnection connection)
         upsert.Parameters.Add(new NpgsqlParameter<double[]>("latency_sums", latencySums));
         upsert.Parameters.Add(new NpgsqlParameter<double?[]>("latency_maxes", NpgsqlDbType.Array | NpgsqlDbType.Double) { TypedValue = latencyMaxes });
         await upsert.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Moves every committed row of <c>event_minutes_pending</c> into <c>event_minutes_folded</c>, summed per key, in one
+    /// transaction: a reader of <c>event_minutes</c> sees each sum in exactly one of the two. Writers append meanwhile
+    /// (their uncommitted rows are not moved), and concurrent folds, from other processes, skip the rows one of them
+    /// deleted first; keys are upserted in order, so two folds never deadlock. Returns the rows moved and the keys folded.
+    /// </summary>
+    public static async Task<(long Moved, long Keys)> FoldMinutesAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var fold = new NpgsqlCommand(
+            """
+            WITH moved AS (
+                DELETE FROM event_minutes_pending
+                RETURNING service, minute, events, errors, latency_count, latency_sum, latency_max),
+            folded AS (
+                INSERT INTO event_minutes_folded AS m (service, minute, events, errors, latency_count, latency_sum, latency_max)
+                SELECT service, minute, sum(events), sum(errors), sum(latency_count), sum(latency_sum), max(latency_max)
+                FROM moved GROUP BY service, minute
+                ORDER BY service, minute
+                ON CONFLICT (service, minute) DO UPDATE SET
+                    events = m.events + EXCLUDED.events, errors = m.errors + EXCLUDED.errors,
+                    latency_count = m.latency_count + EXCLUDED.latency_count, latency_sum = m.latency_sum + EXCLUDED.latency_sum,
+                    latency_max = greatest(m.latency_max, EXCLUDED.latency_max)
+                RETURNING 1)
+            SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)
+            """, connection);
+        await using var reader = await fold.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>Without TimescaleDB, events live in daily range partitions, created here as days arrive.</summary>
@@ -245,10 +287,6 @@ public sealed class EventWriter(NpgsqlConnection connection)
             _partitions.Add(day);
         }
     }
-
-    /// <summary>Text as the UTF-8 it already is (the binary form of text and of jsonb's text).</summary>
-    private static Task WriteNullableAsync(NpgsqlBinaryImporter copy, Utf8Arena arena, Utf8Range value, NpgsqlDbType type, CancellationToken ct) =>
-        value.IsNull ? copy.WriteNullAsync(ct) : copy.WriteAsync(arena.Memory(value), type, ct);
 
     private struct Minute
     {

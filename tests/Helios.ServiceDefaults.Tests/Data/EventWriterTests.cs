@@ -22,6 +22,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
 
         Assert.Equal(EventWritePath.Direct, await writer.WriteAsync(Batch(all[..150]), CancellationToken.None));
         await AssertStoredExactlyAsync(db, all[..150]);
+        await FoldAndAssertAsync(connection, db, all[..150]);
 
         // Re-read after a crash: the first 100 are stored already, the last 50 are not.
         Assert.Equal(EventWritePath.Staging, await writer.WriteAsync(Batch(all[50..200]), CancellationToken.None));
@@ -33,6 +34,68 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         // The whole stream again, as after a rebalance to a member that had committed nothing: nothing changes.
         Assert.Equal(EventWritePath.Staging, await writer.WriteAsync(Batch(all), CancellationToken.None));
         await AssertStoredExactlyAsync(db, all);
+        await FoldAndAssertAsync(connection, db, all);
+    }
+
+    /// <summary>
+    /// Two writers append minute sums while two folders (as two detector processes would) move them: at every
+    /// read, and after the last fold, each event is counted once, and nothing is left pending.
+    /// </summary>
+    [Fact]
+    public async Task FoldMinutesAsync_ConcurrentWithWritersAndAnotherFold_KeepsEveryMinuteExact()
+    {
+        await using var db = await infra.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        var all = Events(2_000);
+        var halves = new[] { all.Where(e => e.Partition == 0).ToArray(), all.Where(e => e.Partition == 1).ToArray() };
+        using var writing = new CancellationTokenSource();
+        var folds = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            await using var connection = await db.OpenConnectionAsync();
+            long moved = 0;
+            while (!writing.IsCancellationRequested)
+            {
+                moved += (await EventWriter.FoldMinutesAsync(connection, CancellationToken.None)).Moved;
+            }
+
+            return moved;
+        })).ToList();
+        await Task.WhenAll(halves.Select(async half =>
+        {
+            await using var connection = await db.OpenConnectionAsync();
+            var writer = new EventWriter(connection);
+            foreach (var chunk in half.Chunk(50))
+            {
+                Assert.Equal(EventWritePath.Direct, await writer.WriteAsync(Batch(chunk), CancellationToken.None));
+            }
+        }));
+        await writing.CancelAsync();
+        var movedByFolds = (await Task.WhenAll(folds)).Sum();
+
+        Assert.True(movedByFolds > 0, "the folds ran while the writers wrote");
+        await AssertStoredExactlyAsync(db, all);
+        await using var last = await db.OpenConnectionAsync();
+        await FoldAndAssertAsync(last, db, all);
+    }
+
+    /// <summary>Rows are encoded into 64 KiB chunks: one longer than a chunk, between short ones, is stored whole.</summary>
+    [Fact]
+    public async Task WriteAsync_RowLongerThanACopyChunk_IsStoredWhole()
+    {
+        await using var db = await infra.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var connection = await db.OpenConnectionAsync();
+        var events = Events(3000);
+        var longMessage = string.Concat(Enumerable.Repeat("é-long-", 20_000)); // 160,000 bytes of UTF-8
+        events[1500] = (events[1500].Event with { Message = longMessage }, events[1500].Partition, events[1500].Offset);
+        Assert.Equal(EventWritePath.Direct, await new EventWriter(connection).WriteAsync(Batch(events), CancellationToken.None));
+
+        await AssertStoredExactlyAsync(db, events);
+        await using var cmd = db.CreateCommand("SELECT count(*) FILTER (WHERE message = 'm'), max(length(message)) FROM events");
+        await using var reader = await cmd.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(2999L, reader.GetInt64(0));
+        Assert.Equal(longMessage.Length, reader.GetInt32(1));
     }
 
     /// <summary>The text columns arrive as written, from both ways into a batch: the fast reader's and the parser's.</summary>
@@ -42,7 +105,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         await using var db = await infra.NewDatabaseAsync();
         await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
         await using var connection = await db.OpenConnectionAsync();
-        const string Json = """{"timestamp":"2026-03-02T08:00:01Z","service":"café","level":"ERROR","message":"line\nbreak \"q\" é","trace_id":"t1","metadata":{"endpoint":"/x","latency_ms":12.5,"deep":{"k":[1,"é"]}}}""";
+        const string Json = """{"timestamp":"2026-03-02T08:00:01.123456Z","service":"café","level":"ERROR","message":"line\nbreak \"q\" é","trace_id":"t1","metadata":{"endpoint":"/x","latency_ms":12.5,"deep":{"k":[1,"é"]}}}""";
         var bytes = System.Text.Encoding.UTF8.GetBytes(Json);
         var batch = new EventBatch();
         Assert.True(new EventFieldsReader().TryReadRow(bytes, batch.Text, out var fields, out var text));
@@ -51,7 +114,8 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         batch.Add(parsed!, 0, 2);
         Assert.Equal(EventWritePath.Direct, await new EventWriter(connection).WriteAsync(batch, CancellationToken.None));
 
-        await using var cmd = db.CreateCommand("SELECT service, message, trace_id, span_id, metadata->>'endpoint', metadata->'deep'->'k'->>1, latency_ms FROM events ORDER BY kafka_offset");
+        await using var cmd = db.CreateCommand(
+            "SELECT service, message, trace_id, span_id, metadata->>'endpoint', metadata->'deep'->'k'->>1, latency_ms, ts, level, endpoint, kafka_partition, kafka_offset FROM events ORDER BY kafka_offset");
         await using var reader = await cmd.ExecuteReaderAsync();
         for (var row = 0; row < 2; row++)
         {
@@ -63,6 +127,11 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
             Assert.Equal("/x", reader.GetString(4));
             Assert.Equal("é", reader.GetString(5));
             Assert.Equal(12.5, reader.GetDouble(6));
+            Assert.Equal(new DateTime(2026, 3, 2, 8, 0, 1, 123, 456, DateTimeKind.Utc), reader.GetDateTime(7));
+            Assert.Equal((short)EventLevel.Error, reader.GetInt16(8));
+            Assert.Equal("/x", reader.GetString(9));
+            Assert.Equal(0, reader.GetInt32(10));
+            Assert.Equal(row + 1L, reader.GetInt64(11));
         }
     }
 
@@ -91,6 +160,17 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
             };
             return (evt, i % 2, (long)(i / 2));
         })];
+    }
+
+    /// <summary>Folds the pending minute sums: the view reads the same, and every sum is now in the folded table.</summary>
+    private static async Task FoldAndAssertAsync(NpgsqlConnection connection, NpgsqlDataSource db, (TelemetryEvent Event, int Partition, long Offset)[] expected)
+    {
+        await EventWriter.FoldMinutesAsync(connection, CancellationToken.None);
+        await AssertStoredExactlyAsync(db, expected);
+        await using var pending = db.CreateCommand("SELECT count(*) FROM event_minutes_pending");
+        Assert.Equal(0L, (long)(await pending.ExecuteScalarAsync())!);
+        await using var folded = db.CreateCommand("SELECT coalesce(sum(events), 0)::bigint FROM event_minutes_folded");
+        Assert.Equal((long)expected.Length, (long)(await folded.ExecuteScalarAsync())!);
     }
 
     private static async Task AssertStoredExactlyAsync(NpgsqlDataSource db, (TelemetryEvent Event, int Partition, long Offset)[] expected)

@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using System.Text;
+using Helios.Core.Events;
+
+namespace Helios.ServiceDefaults.Data;
+
+/// <summary>
+/// Encodes stored events as rows of PostgreSQL's binary COPY format, for the columns of <see cref="EventWriter"/>
+/// (ts, service, level, message, latency_ms, endpoint, trace_id, span_id, metadata, kafka_partition, kafka_offset).
+/// The batch's text is copied as the UTF-8 it already is; Npgsql's per-field importer had cost the writer about as
+/// much CPU per row as everything else it does.
+/// </summary>
+internal static class EventCopyRows
+{
+    /// <summary>The format's signature, then flags and header extension length (both 0).</summary>
+    public static ReadOnlySpan<byte> Header => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    /// <summary>A field count of -1 ends the data.</summary>
+    public static ReadOnlySpan<byte> Trailer => [0xFF, 0xFF];
+
+    private const short Fields = 11;
+
+    /// <summary>PostgreSQL's timestamps count microseconds from 2000-01-01 UTC (Npgsql's conversion, truncating below a microsecond).</summary>
+    private const long PostgresEpochTicks = 630_822_816_000_000_000;
+
+    /// <summary>An upper bound of the row's encoded size.</summary>
+    public static int MaxBytes(in StoredEvent row) =>
+        2 + (Fields * 4) + 8 + 2 + 8 + 4 + 8
+        + Encoding.UTF8.GetMaxByteCount(row.Event.Service.Length) + Encoding.UTF8.GetMaxByteCount(row.Event.Endpoint?.Length ?? 0)
+        + row.Text.Message.Length + row.Text.TraceId.Length + row.Text.SpanId.Length + 1 + row.Text.MetadataJson.Length;
+
+    /// <summary>Writes the row at the start of <paramref name="destination"/> (at least <see cref="MaxBytes"/> long); returns its length.</summary>
+    public static int Write(Span<byte> destination, in StoredEvent row, Utf8Arena text)
+    {
+        var (e, ranges, partition, offset) = row;
+        var at = 0;
+        BinaryPrimitives.WriteInt16BigEndian(destination, Fields);
+        at += 2;
+        at += Int64(destination[at..], (e.TimestampTicks - PostgresEpochTicks) / 10);
+        at += Utf16(destination[at..], e.Service);
+        BinaryPrimitives.WriteInt32BigEndian(destination[at..], 2);
+        BinaryPrimitives.WriteInt16BigEndian(destination[(at + 4)..], (short)e.Level);
+        at += 6;
+        at += Utf8(destination[at..], ranges.Message, text, jsonb: false);
+        at += double.IsNaN(e.LatencyMs) ? Null(destination[at..]) : Int64(destination[at..], BitConverter.DoubleToInt64Bits(e.LatencyMs));
+        at += e.Endpoint is null ? Null(destination[at..]) : Utf16(destination[at..], e.Endpoint);
+        at += Utf8(destination[at..], ranges.TraceId, text, jsonb: false);
+        at += Utf8(destination[at..], ranges.SpanId, text, jsonb: false);
+        at += Utf8(destination[at..], ranges.MetadataJson, text, jsonb: true);
+        BinaryPrimitives.WriteInt32BigEndian(destination[at..], 4);
+        BinaryPrimitives.WriteInt32BigEndian(destination[(at + 4)..], partition);
+        at += 8;
+        at += Int64(destination[at..], offset);
+        return at;
+    }
+
+    private static int Int64(Span<byte> destination, long value)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(destination, 8);
+        BinaryPrimitives.WriteInt64BigEndian(destination[4..], value);
+        return 12;
+    }
+
+    private static int Null(Span<byte> destination)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(destination, -1);
+        return 4;
+    }
+
+    private static int Utf16(Span<byte> destination, string value)
+    {
+        var length = Encoding.UTF8.GetBytes(value, destination[4..]);
+        BinaryPrimitives.WriteInt32BigEndian(destination, length);
+        return 4 + length;
+    }
+
+    /// <summary>Text from the arena; jsonb's binary form is a version byte (1) and the JSON text.</summary>
+    private static int Utf8(Span<byte> destination, Utf8Range range, Utf8Arena text, bool jsonb)
+    {
+        if (range.IsNull)
+        {
+            return Null(destination);
+        }
+
+        var at = 4;
+        if (jsonb)
+        {
+            destination[at++] = 1;
+        }
+
+        text.Memory(range).Span.CopyTo(destination[at..]);
+        at += range.Length;
+        BinaryPrimitives.WriteInt32BigEndian(destination, at - 4);
+        return at;
+    }
+}
