@@ -156,7 +156,15 @@ public sealed class EventWriter(NpgsqlConnection connection)
         }
         catch
         {
-            await copy.CancelAsync();
+            // Ends the COPY without its rows; on a broken connection this fails too, and the first error is the one to see.
+            try
+            {
+                await copy.CancelAsync();
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
+            {
+            }
+
             throw;
         }
         finally
@@ -211,19 +219,19 @@ public sealed class EventWriter(NpgsqlConnection connection)
             latencyMaxes[i] = m.LatencyCount == 0 ? null : m.LatencyMax;
         }
 
-        await using var upsert = new NpgsqlCommand(
+        await using var append = new NpgsqlCommand(
             """
             INSERT INTO event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max)
             SELECT * FROM unnest(@services, @minutes, @events, @errors, @latency_counts, @latency_sums, @latency_maxes)
             """, connection, tx);
-        upsert.Parameters.Add(new NpgsqlParameter<string[]>("services", services));
-        upsert.Parameters.Add(new NpgsqlParameter<DateTime[]>("minutes", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = starts });
-        upsert.Parameters.Add(new NpgsqlParameter<long[]>("events", events));
-        upsert.Parameters.Add(new NpgsqlParameter<long[]>("errors", errors));
-        upsert.Parameters.Add(new NpgsqlParameter<long[]>("latency_counts", latencyCounts));
-        upsert.Parameters.Add(new NpgsqlParameter<double[]>("latency_sums", latencySums));
-        upsert.Parameters.Add(new NpgsqlParameter<double?[]>("latency_maxes", NpgsqlDbType.Array | NpgsqlDbType.Double) { TypedValue = latencyMaxes });
-        await upsert.ExecuteNonQueryAsync(ct);
+        append.Parameters.Add(new NpgsqlParameter<string[]>("services", services));
+        append.Parameters.Add(new NpgsqlParameter<DateTime[]>("minutes", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = starts });
+        append.Parameters.Add(new NpgsqlParameter<long[]>("events", events));
+        append.Parameters.Add(new NpgsqlParameter<long[]>("errors", errors));
+        append.Parameters.Add(new NpgsqlParameter<long[]>("latency_counts", latencyCounts));
+        append.Parameters.Add(new NpgsqlParameter<double[]>("latency_sums", latencySums));
+        append.Parameters.Add(new NpgsqlParameter<double?[]>("latency_maxes", NpgsqlDbType.Array | NpgsqlDbType.Double) { TypedValue = latencyMaxes });
+        await append.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>

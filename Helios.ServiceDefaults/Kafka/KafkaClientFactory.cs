@@ -28,9 +28,6 @@ public sealed class KafkaClientFactory(IConfiguration configuration, ILoggerFact
             .Build();
     }
 
-    public IConsumer<string, byte[]> CreateConsumer(string groupId, string clientId, Action<ConsumerConfig>? configure = null, Action<ConsumerBuilder<string, byte[]>>? handlers = null) =>
-        CreateConsumer<string>(groupId, clientId, configure, handlers);
-
     /// <summary>
     /// A consumer whose keys are read as <typeparamref name="TKey"/>: <see cref="Ignore"/> when the key is not used,
     /// byte[] when it is only passed on (no UTF-16 string decoded per message).

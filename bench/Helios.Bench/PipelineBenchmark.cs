@@ -180,7 +180,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             () => Produce(bootstrap, generator, progress, budget, TimeSpan.FromSeconds(o.Seconds), clock, ct),
             ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         result.ProducingSeconds = progress.ProducingEnded;
-        result.Delivered = produced;
+        result.Produced = produced;
         result.StormEvents = generator.StormEvents;
         result.EventTimeEnd = traffic.EventTime(progress.Enqueued);
         report.Progress(string.Create(CultureInfo.InvariantCulture, $"producing stopped at {result.ProducingSeconds:0.0} s: {produced:N0} flushed to the broker; waiting for the consumer to catch up"));
@@ -245,7 +245,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         (result.LowWatermarks, result.HighWatermarks) = Watermarks(bootstrap, partitions);
         // No per-message delivery reports (their callbacks cost the producer CPU the detector competes for): the
         // broker's high watermarks say what it accepted, and any event it did not is missing from the counts too.
-        result.DeliveryFailures = result.Delivered - result.HighWatermarks.Sum();
+        result.NotAccepted = result.Produced - result.HighWatermarks.Sum();
         foreach (var alert in alerts.Received)
         {
             if (alert.ClosedAt is { } closed)
@@ -461,9 +461,9 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         {
             Row("stack start (s)", Fmt(r.StartupSeconds)),
             Row("producing (s) / caught up after (s)", $"{Fmt(r.ProducingSeconds)} / {Fmt(r.DrainSeconds)}{(r.CaughtUp ? "" : " (NOT caught up: timeout)")}"),
-            Row("events produced and flushed to the broker", N(r.Delivered)),
+            Row("events produced and flushed to the broker", N(r.Produced)),
             Row("  storm events among them", N(r.StormEvents)),
-            Row("  not accepted by the broker (produced - high watermarks)", N(r.DeliveryFailures)),
+            Row("  not accepted by the broker (produced - high watermarks)", N(r.NotAccepted)),
             Row("  sum of high watermarks", N(r.HighWatermarks.Sum())),
             Row("event time reached", r.EventTimeEnd.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)),
             Row("max backlog seen (events)", N(r.MaxBacklog)),
@@ -472,7 +472,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         {
             rows.Add(Row("detection: processed + dead-lettered", N(f.DetectCounted)));
             rows.Add(Row("  of which late / replayed / dead-lettered", $"{f.Late:N0} / {f.Replayed:N0} / {f.DeadLettered:N0}"));
-            rows.Add(Row("  lost (produced - counted)", N(r.Delivered - f.DetectCounted)));
+            rows.Add(Row("  lost (produced - counted)", N(r.Produced - f.DetectCounted)));
             rows.Add(Row($"  rate {Fmt(r.RateFrom)}-{Fmt(r.RateTo)} s (events/s)", r.DetectRate));
             rows.Add(Row("  windows scored / flagged anomalous", $"{f.WindowsScored:N0} / {f.Anomalies:N0}"));
             rows.Add(Row("  alerts received (distinct ids; storm windows)", $"{r.AlertLatenciesMs.Count + r.AlertsWithoutClosedAt:N0} ({r.DistinctAlertIds:N0}; {r.AlertsStorm:N0})"));
@@ -489,7 +489,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         {
             rows.Add(Row("storage: rows in events + skipped", N(r.RowsStored + f.Skipped)));
             rows.Add(Row("  metric stored + skipped", N(f.StoreCounted)));
-            rows.Add(Row("  lost (produced - rows - skipped)", N(r.Delivered - r.RowsStored - f.Skipped)));
+            rows.Add(Row("  lost (produced - rows - skipped)", N(r.Produced - r.RowsStored - f.Skipped)));
             rows.Add(Row($"  rate {Fmt(r.RateFrom)}-{Fmt(r.RateTo)} s (rows/s)", r.StoreRate));
         }
 
@@ -732,9 +732,9 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 
         public bool CaughtUp { get; set; }
 
-        public long Delivered { get; set; }
+        public long Produced { get; set; }
 
-        public long DeliveryFailures { get; set; }
+        public long NotAccepted { get; set; }
 
         public long StormEvents { get; set; }
 
@@ -770,7 +770,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 
         public double MachineBusyPercent { get; set; }
 
-        public double EventsPerCpuSecond => DetectorCpuSeconds > 0 ? Delivered / DetectorCpuSeconds : double.NaN;
+        public double EventsPerCpuSecond => DetectorCpuSeconds > 0 ? Produced / DetectorCpuSeconds : double.NaN;
 
         public double PeakRssMb { get; set; }
 
@@ -803,14 +803,14 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 
         /// <summary>Produced events a running path did not count, summed over the phase's paths (over-counts are not offset).</summary>
         public long Lost =>
-            (Phase.Detect ? Math.Max(0, Delivered - Final.DetectCounted) : 0) + (Phase.Store ? Math.Max(0, Delivered - RowsStored - Final.Skipped) : 0);
+            (Phase.Detect ? Math.Max(0, Produced - Final.DetectCounted) : 0) + (Phase.Store ? Math.Max(0, Produced - RowsStored - Final.Skipped) : 0);
 
         public double P(double percent) => Pct(SustainedAlertLatenciesMs, percent);
 
         public JsonObject ToJson() => new()
         {
             ["phase"] = Phase.Name,
-            ["events_delivered"] = Delivered,
+            ["events_produced"] = Produced,
             ["producing_s"] = Math.Round(ProducingSeconds, 1),
             ["detect_events_per_s"] = Rounded(Phase.Detect ? DetectRate : null),
             ["store_events_per_s"] = Rounded(Phase.Store ? StoreRate : null),

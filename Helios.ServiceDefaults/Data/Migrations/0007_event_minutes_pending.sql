@@ -7,15 +7,8 @@
 ALTER TABLE event_minutes RENAME TO event_minutes_folded;
 ALTER TABLE event_minutes_folded RENAME CONSTRAINT event_minutes_pkey TO event_minutes_folded_pkey;
 
-CREATE TABLE event_minutes_pending (
-    service         text NOT NULL,
-    minute          timestamptz NOT NULL,
-    events          bigint NOT NULL,
-    errors          bigint NOT NULL,
-    latency_count   bigint NOT NULL,
-    latency_sum     double precision NOT NULL,
-    latency_max     double precision
-);
+-- The same columns, without the key or any index: appending is all a batch does to it.
+CREATE TABLE event_minutes_pending (LIKE event_minutes_folded);
 
 CREATE VIEW event_minutes AS
 SELECT service, minute, sum(events)::bigint AS events, sum(errors)::bigint AS errors,

@@ -38,7 +38,7 @@ public sealed class KafkaTracingTests(InfrastructureFixture infra)
             }
         }
 
-        using var consumer = factory.CreateConsumer("g-" + topic, "test-consumer");
+        using var consumer = factory.CreateConsumer<string>("g-" + topic, "test-consumer");
         consumer.Subscribe(topic);
         var message = consumer.Consume(TimeSpan.FromSeconds(30));
         Assert.NotNull(message);
