@@ -135,8 +135,15 @@ public static class EventWindowFeatures
 /// <summary>Running state of one window, bounded in memory (see <see cref="LatencyDigest"/>).</summary>
 public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.DefaultExactLimit)
 {
+    /// <summary>Distinct endpoints kept in a small array up to this many (a window rarely sees more), then in a hash set.</summary>
+    private const int FewEndpoints = 8;
     private readonly LatencyDigest _latencies = new(exactLatencyLimit);
-    private HashSet<string>? _endpoints;
+
+    // The streaming reader interns names, so an endpoint seen before is usually the same string object: the array is
+    // scanned by reference first, and only then compared by value (a different object with the same text).
+    private readonly string?[] _fewEndpoints = new string?[FewEndpoints];
+    private int _fewCount;
+    private HashSet<string>? _manyEndpoints;
 
     public int Count { get; private set; }
 
@@ -148,8 +155,13 @@ public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.Defa
         Count = 0;
         Errors = 0;
         _latencies.Reset();
-        _endpoints?.Clear();
+        Array.Clear(_fewEndpoints, 0, _fewCount);
+        _fewCount = 0;
+        _manyEndpoints?.Clear();
     }
+
+    /// <summary>Distinct endpoints seen (ordinal comparison).</summary>
+    public int UniqueEndpoints => _manyEndpoints is { Count: > 0 } many ? many.Count : _fewCount;
 
     /// <summary>Appends this window's latencies to a pool (for baselines over many windows).</summary>
     internal void AppendLatenciesTo(List<double> pool) => _latencies.AppendTo(pool);
@@ -166,8 +178,47 @@ public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.Defa
 
         if (endpoint is not null)
         {
-            (_endpoints ??= new HashSet<string>(StringComparer.Ordinal)).Add(endpoint);
+            AddEndpoint(endpoint);
         }
+    }
+
+    private void AddEndpoint(string endpoint)
+    {
+        if (_manyEndpoints is { Count: > 0 } many)
+        {
+            many.Add(endpoint);
+            return;
+        }
+
+        for (var i = 0; i < _fewCount; i++)
+        {
+            if (ReferenceEquals(_fewEndpoints[i], endpoint))
+            {
+                return;
+            }
+        }
+
+        for (var i = 0; i < _fewCount; i++)
+        {
+            if (string.Equals(_fewEndpoints[i], endpoint, StringComparison.Ordinal))
+            {
+                return;
+            }
+        }
+
+        if (_fewCount < FewEndpoints)
+        {
+            _fewEndpoints[_fewCount++] = endpoint;
+            return;
+        }
+
+        many = _manyEndpoints ??= new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < _fewCount; i++)
+        {
+            many.Add(_fewEndpoints[i]!);
+        }
+
+        many.Add(endpoint);
     }
 
     /// <summary>The seed's seven features (events v1).</summary>
@@ -208,7 +259,7 @@ public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.Defa
     {
         f[EventWindowFeatures.TotalEvents] = Count;
         f[EventWindowFeatures.ErrorRate] = Count == 0 ? 0 : (double)Errors / Count;
-        f[EventWindowFeatures.UniqueEndpoints] = _endpoints?.Count ?? 0;
+        f[EventWindowFeatures.UniqueEndpoints] = UniqueEndpoints;
         var (mean, stddev, p50, p95, p99) = _latencies.Summarize();
         f[EventWindowFeatures.AvgLatency] = mean;
         f[EventWindowFeatures.P95Latency] = p95;

@@ -28,6 +28,33 @@ public class EventWindowFeaturesTests
         Assert.Equal(2, f[EventWindowFeatures.UniqueEndpoints]);
     }
 
+    /// <summary>
+    /// Distinct endpoints are counted by text: the same text in another string object is not new, in the small array
+    /// and after it gives way to a hash set (past 8), and a reused accumulator starts from none.
+    /// </summary>
+    [Fact]
+    public void UniqueEndpoints_CountsTextNotObjects_AcrossTheSwitchToAHashSetAndAReset()
+    {
+        var random = new Random(3);
+        var acc = new WindowAccumulator();
+        foreach (var distinct in new[] { 1, 5, 8, 9, 30, 3 })
+        {
+            var names = Enumerable.Range(0, distinct).Select(i => $"/api/v{i}").ToArray();
+            for (var i = 0; i < 200; i++)
+            {
+                // new string objects with the same text half the time
+                var name = names[random.Next(distinct)];
+                acc.Add(EventLevel.Info, 1, random.Next(2) == 0 ? name : new string(name.AsSpan()));
+            }
+
+            acc.Add(EventLevel.Info, 1, null);
+            Assert.Equal(distinct, acc.UniqueEndpoints);
+            Assert.Equal(distinct, acc.ToFeatures()[EventWindowFeatures.UniqueEndpoints]);
+            acc.Reset();
+            Assert.Equal(0, acc.UniqueEndpoints);
+        }
+    }
+
     [Fact]
     public void ToFeatures_NoLatencies_LatencyFeaturesAreZero()
     {
