@@ -78,6 +78,29 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         await FoldAndAssertAsync(last, db, all);
     }
 
+    /// <summary>A batch goes in in the order of the (service, ts) index, whatever order it was read in.</summary>
+    [Fact]
+    public async Task WriteAsync_ShuffledBatch_RowsGoInByServiceThenTime()
+    {
+        await using var db = await infra.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var connection = await db.OpenConnectionAsync();
+        var beforeMidnight = Events(120); // 23:58:00 to 23:59:59: one daily partition
+        var shuffled = beforeMidnight.OrderBy(_ => Random.Shared.Next()).ToArray();
+        Assert.Equal(EventWritePath.Direct, await new EventWriter(connection).WriteAsync(Batch(shuffled), CancellationToken.None));
+
+        await AssertStoredExactlyAsync(db, beforeMidnight);
+        var stored = new List<(string Service, DateTime Ts)>();
+        await using var cmd = db.CreateCommand("SELECT service, ts FROM events_20261130 ORDER BY ctid");
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            stored.Add((reader.GetString(0), reader.GetDateTime(1)));
+        }
+
+        Assert.Equal(beforeMidnight.Select(e => (e.Event.Service, e.Event.Timestamp.UtcDateTime)).OrderBy(r => r.Service, StringComparer.Ordinal).ThenBy(r => r.UtcDateTime), stored);
+    }
+
     /// <summary>Rows are encoded into 64 KiB chunks: one longer than a chunk, between short ones, is stored whole.</summary>
     [Fact]
     public async Task WriteAsync_RowLongerThanACopyChunk_IsStoredWhole()
