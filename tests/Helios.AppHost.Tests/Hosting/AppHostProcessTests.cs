@@ -96,7 +96,11 @@ public sealed class AppHostProcessTests(ITestOutputHelper output)
             process.Kill(entireProcessTree: true);
             lock (lines)
             {
-                Assert.Fail("AppHost did not report healthy resources:\n" + string.Join('\n', lines.TakeLast(60)));
+                // Per resource its own last lines: one resource's repeated failures must not hide why another never became healthy.
+                var byResource = lines
+                    .GroupBy(l => l.StartsWith('[') && l.IndexOf(']', StringComparison.Ordinal) is > 0 and var end ? l[..(end + 1)] : "[apphost]")
+                    .Select(g => string.Join('\n', g.Where(l => !l.Contains("Health check", StringComparison.Ordinal)).TakeLast(25)));
+                Assert.Fail("AppHost did not report healthy resources:\n" + string.Join("\n--\n", byResource) + "\n-- last lines:\n" + string.Join('\n', lines.TakeLast(20)));
             }
         }
 
