@@ -55,8 +55,6 @@ public sealed class Utf8Arena(int capacity = 1 << 20)
 
     public ReadOnlyMemory<byte> Memory(Utf8Range range) => _buffer.AsMemory(range.Offset, range.Length);
 
-    public string? GetString(Utf8Range range) => range.IsNull ? null : Encoding.UTF8.GetString(_buffer, range.Offset, range.Length);
-
     /// <summary>Drops everything appended after <paramref name="length"/> bytes.</summary>
     public void Truncate(int length) => Length = Math.Min(Length, length);
 

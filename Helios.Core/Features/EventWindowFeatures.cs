@@ -139,8 +139,8 @@ public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.Defa
     private const int FewEndpoints = 8;
     private readonly LatencyDigest _latencies = new(exactLatencyLimit);
 
-    // The streaming reader interns names, so an endpoint seen before is usually the same string object: the array is
-    // scanned by reference first, and only then compared by value (a different object with the same text).
+    // The streaming reader interns names, so an endpoint seen before is usually the same string object, which
+    // string.Equals recognises before comparing any text.
     private readonly string?[] _fewEndpoints = new string?[FewEndpoints];
     private int _fewCount;
     private HashSet<string>? _manyEndpoints;
@@ -188,14 +188,6 @@ public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.Defa
         {
             many.Add(endpoint);
             return;
-        }
-
-        for (var i = 0; i < _fewCount; i++)
-        {
-            if (ReferenceEquals(_fewEndpoints[i], endpoint))
-            {
-                return;
-            }
         }
 
         for (var i = 0; i < _fewCount; i++)

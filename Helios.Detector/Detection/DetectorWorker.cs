@@ -467,6 +467,7 @@ public sealed class DetectorWorker(
             {
                 ArrayPool<double>.Shared.Return(matrix);
             }
+
             for (var i = 0; i < scored.Count; i++)
             {
                 if (!scored[i].ByEvidence)

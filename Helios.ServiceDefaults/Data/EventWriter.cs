@@ -185,11 +185,17 @@ public sealed class EventWriter(NpgsqlConnection connection)
     /// </summary>
     private async Task AddMinutesAsync(EventBatch batch, NpgsqlTransaction tx, CancellationToken ct)
     {
-        var minutes = new Dictionary<(string Service, long Minute), Minute>();
+        // The batch is sorted by service, then time (WriteAsync): each service's minute is one run of adjacent rows.
+        var minutes = new List<Minute>();
         foreach (var (e, _, _, _) in batch.Events)
         {
-            var ticks = e.TimestampTicks;
-            ref var m = ref CollectionsMarshal.GetValueRefOrAddDefault(minutes, (e.Service, ticks - (ticks % TimeSpan.TicksPerMinute)), out _);
+            var minute = e.TimestampTicks - (e.TimestampTicks % TimeSpan.TicksPerMinute);
+            if (minutes.Count == 0 || minutes[^1].Start != minute || !string.Equals(minutes[^1].Service, e.Service, StringComparison.Ordinal))
+            {
+                minutes.Add(new Minute { Service = e.Service, Start = minute });
+            }
+
+            ref var m = ref CollectionsMarshal.AsSpan(minutes)[^1];
             m.Events++;
             if (e.Level >= EventLevel.Error)
             {
@@ -204,19 +210,19 @@ public sealed class EventWriter(NpgsqlConnection connection)
             }
         }
 
-        var keys = minutes.Keys.ToArray();
-        var services = new string[keys.Length];
-        var starts = new DateTime[keys.Length];
-        var events = new long[keys.Length];
-        var errors = new long[keys.Length];
-        var latencyCounts = new long[keys.Length];
-        var latencySums = new double[keys.Length];
-        var latencyMaxes = new double?[keys.Length];
-        for (var i = 0; i < keys.Length; i++)
+        var n = minutes.Count;
+        var services = new string[n];
+        var starts = new DateTime[n];
+        var events = new long[n];
+        var errors = new long[n];
+        var latencyCounts = new long[n];
+        var latencySums = new double[n];
+        var latencyMaxes = new double?[n];
+        for (var i = 0; i < n; i++)
         {
-            var m = minutes[keys[i]];
-            services[i] = keys[i].Service;
-            starts[i] = new DateTime(keys[i].Minute, DateTimeKind.Utc);
+            var m = minutes[i];
+            services[i] = m.Service;
+            starts[i] = new DateTime(m.Start, DateTimeKind.Utc);
             events[i] = m.Events;
             errors[i] = m.Errors;
             latencyCounts[i] = m.LatencyCount;
@@ -379,6 +385,8 @@ public sealed class EventWriter(NpgsqlConnection connection)
 
     private struct Minute
     {
+        public string Service;
+        public long Start;
         public long Events;
         public long Errors;
         public long LatencyCount;

@@ -159,9 +159,11 @@ public sealed class EventFieldsReaderTests
         }
 
         Assert.Equal(arena.Length, ranges.Message.Length + ranges.TraceId.Length + ranges.SpanId.Length + ranges.MetadataJson.Length);
-        text = (arena.GetString(ranges.Message)!, arena.GetString(ranges.TraceId), arena.GetString(ranges.SpanId), arena.GetString(ranges.MetadataJson));
+        text = (Decode(arena, ranges.Message)!, Decode(arena, ranges.TraceId), Decode(arena, ranges.SpanId), Decode(arena, ranges.MetadataJson));
         return true;
     }
+
+    private static string? Decode(Utf8Arena arena, Utf8Range range) => range.IsNull ? null : System.Text.Encoding.UTF8.GetString(arena.Memory(range).Span);
 
     /// <summary>What storage keeps of the parser's event besides its fields: message, ids, metadata JSON as it arrived.</summary>
     internal static (string Message, string? TraceId, string? SpanId, string? Metadata) TextOf(TelemetryEvent e) =>
