@@ -1,5 +1,7 @@
 using Helios.Api.Features.Alerts;
 using Helios.Api.Features.Events;
+using Helios.Api.Features.Export;
+using Helios.Api.Features.Minutes;
 using Helios.Api.Features.Models;
 using Helios.Api.Features.Windows;
 
@@ -41,6 +43,8 @@ app.MapEventsEndpoints();
 app.MapAlertsEndpoints();
 app.MapWindowsEndpoints();
 app.MapModelsEndpoints();
+app.MapEventMinutesEndpoints();
+app.MapExportEndpoints();
 app.Run();
 
 public partial class Program;

@@ -41,7 +41,7 @@ public static class GetModelInfo
 
         if (await registry.GetActiveAsync(kind, ct) is not { } m)
         {
-            return TypedResults.Problem($"No active {kind} model yet: train one with POST /api/v1/train or wait for the detector's bootstrap model.",
+            return TypedResults.Problem($"No active {kind} model yet: the detector registers its bootstrap model when it first starts.",
                 statusCode: StatusCodes.Status404NotFound, title: "No active model");
         }
 

@@ -17,6 +17,9 @@ public sealed class DashboardTests(StackFixture stack)
     private static readonly SyntheticService Checkout = new("checkout-service", 0.10, 4.4, 0.5, 0.005,
         ["/api/v1/checkout", "/api/v1/checkout/{id}", "/api/v1/checkout/cart", "/api/v1/checkout/health"]);
 
+    private static readonly SyntheticService Storefront = new("storefront-service", 0.10, 4.4, 0.5, 0.005,
+        ["/shop", "/shop/{id}", "/shop/search", "/shop/health"]);
+
     /// <summary>
     /// The home page shows the API's alert total; an error storm published while it is open
     /// raises an alert and the count follows through polling, without reloading the page.
@@ -24,20 +27,9 @@ public sealed class DashboardTests(StackFixture stack)
     [Fact]
     public async Task HomePage_NewAlert_CountUpdatesWithoutReload()
     {
-        // Playwright's own browser download does not work here: Debian's Chromium is the browser.
-        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} not found: install it with `apt-get install chromium`.");
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-        });
-        await using var context = await browser.NewContextAsync(new() { BaseURL = stack.App.GetEndpoint("web").ToString() });
-        var page = await context.NewPageAsync();
-
-        var response = await page.GotoAsync("/");
-        Assert.Equal((int)HttpStatusCode.OK, response?.Status);
+        await using var browser = await LaunchAsync(playwright);
+        var page = await OpenHomeAsync(browser);
         var count = page.Locator("#alert-count");
         var initial = await ReadCountAsync(count);
         Assert.Equal(await ApiTotalAsync(), initial);
@@ -65,6 +57,65 @@ public sealed class DashboardTests(StackFixture stack)
         var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard.png");
         await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true });
         Assert.True(new FileInfo(screenshot).Length > 0, $"empty screenshot at {screenshot}");
+    }
+
+    /// <summary>
+    /// The overview's traffic cards and chart come from the stored per-minute aggregates (through the API): traffic
+    /// published while the page is open moves the hour shown to its event time, and the page follows without reloading.
+    /// </summary>
+    [Fact]
+    public async Task HomePage_NewTraffic_TrafficCardsAndChartFollowWithoutReload()
+    {
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await OpenHomeAsync(browser);
+        await page.EvaluateAsync("window.__heliosMarker = 1");
+
+        // The newest event time on the stack: the overview's hour ends with it.
+        var start = stack.ReserveStart();
+        var events = TestTraffic.WithStorm([Storefront], stormy: "none", start, windows: 2, stormWindow: 1, seed: 4343);
+        await TestTraffic.PublishAsync(stack.Api, events);
+
+        var expected = events.Count.ToString(CultureInfo.InvariantCulture);
+        await page.WaitForFunctionAsync(
+            "expected => document.getElementById('events-last-hour').textContent.trim() === expected",
+            expected,
+            new() { Timeout = 90_000, PollingInterval = 500 });
+        Assert.Equal("1", (await page.Locator("#service-count").TextContentAsync())!.Trim());
+        // The range ends after the minute of the last event (the tick at start + 11 min).
+        var end = start.AddMinutes(12);
+        Assert.Equal($"{end.AddHours(-1):yyyy-MM-dd HH:mm} to {end:HH:mm} UTC", (await page.Locator("#chart-range").TextContentAsync())!.Trim());
+
+        // 60 bars, one per minute; the busiest is full height, and the ten minutes of traffic are not empty.
+        var heights = await page.EvaluateAsync<double[]>("[...document.querySelectorAll('#events-chart .bar')].map(b => parseFloat(b.style.height))");
+        Assert.Equal(60, heights.Length);
+        Assert.Equal(100, heights.Max());
+        Assert.All(heights[^12..^2], h => Assert.True(h > 0, $"an empty bar among the traffic minutes: {string.Join(' ', heights)}"));
+
+        var api = await stack.Api.GetFromJsonAsync<JsonElement>("/api/v1/events/minutes?minutes=60");
+        Assert.Equal(events.Count, api.GetProperty("events").GetInt64());
+        Assert.Equal(1, await page.EvaluateAsync<int?>("window.__heliosMarker"));
+    }
+
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright)
+    {
+        // Playwright's own browser download does not work here: Debian's Chromium is the browser.
+        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} not found: install it with `apt-get install chromium`.");
+        return playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        });
+    }
+
+    private async Task<IPage> OpenHomeAsync(IBrowser browser)
+    {
+        var context = await browser.NewContextAsync(new() { BaseURL = stack.App.GetEndpoint("web").ToString() });
+        var page = await context.NewPageAsync();
+        var response = await page.GotoAsync("/");
+        Assert.Equal((int)HttpStatusCode.OK, response?.Status);
+        return page;
     }
 
     private static async Task<long> ReadCountAsync(ILocator count) =>
