@@ -53,6 +53,7 @@ public sealed class DetectorWorker(
 
     private volatile bool _consuming;
     private long _processedNotCounted;
+    private Exception? _handlerFailure;
     private long _lag;
 
     /// <summary>The loaded model version (0 before the first load).</summary>
@@ -91,18 +92,19 @@ public sealed class DetectorWorker(
         // and the key is only passed on to dead letters, so kept as bytes (no string decoded per message).
         using var consumer = kafka.CreateConsumer<byte[]>(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
             c => c.ConsumeResultFields = "headers",
-            b => b.SetPartitionsAssignedHandler((_, assigned) =>
+            b => b.SetPartitionsAssignedHandler((_, assigned) => Guard(() =>
                     {
                         ForgetServiceState();
                         assigned.ForEach(p => _windows.AddSource(p.Partition.Value));
-                    })
-                  .SetPartitionsRevokedHandler((c, revoked) =>
+                    }))
+                  .SetPartitionsRevokedHandler((c, revoked) => Guard(() =>
                     {
                         CommitSafeOffsets(c, revoked.Select(p => p.TopicPartition));
                         revoked.ForEach(p => Release(p.Partition.Value));
-                    })
-                  .SetPartitionsLostHandler((_, lost) => lost.ForEach(p => Release(p.Partition.Value))));
+                    }))
+                  .SetPartitionsLostHandler((_, lost) => Guard(() => lost.ForEach(p => Release(p.Partition.Value)))));
         consumer.Subscribe(_topics.EventsTopic);
+        var raw = RawConsumer.For(consumer);
         _consuming = true;
         logger.LogInformation("Detector consuming {Topic} as group {Group}, windows of {Window}", _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
 
@@ -116,30 +118,19 @@ public sealed class DetectorWorker(
         var uncommitted = false;
         while (!ct.IsCancellationRequested)
         {
-            ConsumeResult<byte[], byte[]>? message;
-            try
+            var polled = PollOnce(raw, ref now, ref lastTick, out var slow);
+            if (_handlerFailure is { } failure)
             {
-                message = consumer.Consume(TimeSpan.FromMilliseconds(100));
-            }
-            catch (ConsumeException ex)
-            {
-                logger.LogWarning("Consume failed: {Reason}", ex.Error.Reason);
-                continue;
+                // What Confluent's Consume does with an exception from a rebalance handler: rethrow it from the loop.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             }
 
-            var tick = Environment.TickCount64;
-            if (tick != lastTick || message is null)
+            if (slow is not null)
             {
-                now = DateTime.UtcNow.Ticks;
-                lastTick = tick;
-                FlushProcessedCount();
+                await HandleAsync(slow, now, deadLetters, ct);
             }
 
-            if (message is { Message: not null })
-            {
-                await HandleAsync(message, now, deadLetters, ct);
-                uncommitted = true;
-            }
+            uncommitted |= polled;
 
             var closed = _windows.DrainClosed(new DateTimeOffset(now, TimeSpan.Zero));
             if (closed.Count > 0)
@@ -304,6 +295,86 @@ public sealed class DetectorWorker(
         return ticks;
     }
 
+    /// <summary>
+    /// Polls one message and handles it in librdkafka's own buffer when it is the usual case: the fast reader takes it,
+    /// its service's history is loaded, and it is neither late nor a replay. Anything else is copied into
+    /// <paramref name="slow"/> for <see cref="HandleAsync"/>, which may wait on the store or the dead-letter topic.
+    /// The wall clock is read when the coarse tick moved or nothing came (see the loop).
+    /// </summary>
+    /// <returns>Whether a message was polled (its offset then awaits a commit).</returns>
+    private unsafe bool PollOnce(RawConsumer raw, ref long now, ref long lastTick, out ConsumeResult<byte[], byte[]>? slow)
+    {
+        slow = null;
+        var message = raw.Poll(100);
+        var tick = Environment.TickCount64;
+        if (tick != lastTick || message is null)
+        {
+            now = DateTime.UtcNow.Ticks;
+            lastTick = tick;
+            FlushProcessedCount();
+        }
+
+        if (message is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (message->Error != 0)
+            {
+                logger.LogWarning("Consume failed: {Reason}", raw.ErrorText(message->Error));
+                return false;
+            }
+
+            if (!TryHandleInPlace(raw, message, now))
+            {
+                slow = raw.Copy(message, _topics.EventsTopic);
+            }
+
+            return true;
+        }
+        finally
+        {
+            raw.Destroy(message);
+        }
+    }
+
+    private unsafe bool TryHandleInPlace(RawConsumer raw, RawMessage* message, long nowTicks)
+    {
+        if (!_reader.TryRead(message->Value, out var evt))
+        {
+            return false;
+        }
+
+        var windowStart = evt.TimestampTicks - (evt.TimestampTicks % _sizeTicks);
+        if (!_closed.TryGetValue(evt.Service, out var closed) || !closed.Loaded || windowStart <= closed.Here || windowStart <= closed.Through)
+        {
+            return false;
+        }
+
+        var parent = raw.TryGetTraceHeaders(message, out var traceParent, out var traceState) ? KafkaTracing.Parse(traceParent, traceState) : null;
+        using var activity = parent is null ? null
+            : KafkaTracing.StartProcess(_topics.EventsTopic, message->Partition, message->Offset, parent,
+                message->Key is null ? null : Encoding.UTF8.GetString(message->Key, checked((int)message->KeyLength)));
+        _processedNotCounted++;
+        Accept(evt, windowStart, message->Partition, message->Offset, parent, activity, nowTicks);
+        return true;
+    }
+
+    /// <summary>Keeps an exception from a rebalance handler for the loop to rethrow (librdkafka calls the handlers inside the poll).</summary>
+    private void Guard(Action handler)
+    {
+        try
+        {
+            handler();
+        }
+        catch (Exception ex)
+        {
+            _handlerFailure ??= ex;
+        }
+    }
+
     private async Task HandleAsync(ConsumeResult<byte[], byte[]> message, long nowTicks, IProducer<byte[], byte[]> deadLetters, CancellationToken ct)
     {
         var parent = KafkaTracing.Extract(message.Message.Headers);
@@ -344,21 +415,27 @@ public sealed class DetectorWorker(
             return;
         }
 
+        Accept(evt, windowStart, partition, message.Offset.Value, parent, activity, nowTicks);
+    }
+
+    /// <summary>An event of a window still open here: added to it, its offset held or released, its trace linked.</summary>
+    private void Accept(in EventFields evt, long windowStart, int partition, long offset, ActivityContext? parent, Activity? activity, long nowTicks)
+    {
         if (!_windows!.Add(evt, partition, nowTicks, out var firstFromPartition))
         {
             metrics.LateEvents.Add(1);
-            _commits.Consumed(partition, message.Offset.Value);
+            _commits.Consumed(partition, offset);
             return;
         }
 
         if (firstFromPartition)
         {
             // A partition is read in offset order: the window's first event from it holds the lowest offset.
-            _commits.Hold(evt.Service, windowStart, partition, message.Offset.Value);
+            _commits.Hold(evt.Service, windowStart, partition, offset);
         }
         else
         {
-            _commits.Consumed(partition, message.Offset.Value);
+            _commits.Consumed(partition, offset);
         }
 
         if (parent is { } context)

@@ -57,13 +57,23 @@ public static class KafkaTracing
             return null;
         }
 
-        var traceState = headers.TryGetLastBytes("tracestate", out var ts) ? Encoding.UTF8.GetString(ts) : null;
-        return ActivityContext.TryParse(Encoding.UTF8.GetString(bytes), traceState, out var context) ? context : null;
+        return Parse(Encoding.UTF8.GetString(bytes), headers.TryGetLastBytes("tracestate", out var ts) ? Encoding.UTF8.GetString(ts) : null);
     }
 
-    public static Activity? StartProcess<TKey>(string topic, ConsumeResult<TKey, byte[]> message)
+    /// <summary>The trace context of a traceparent (and tracestate) header's text, if valid.</summary>
+    public static ActivityContext? Parse(string? traceParent, string? traceState) =>
+        traceParent is not null && ActivityContext.TryParse(traceParent, traceState, out var context) ? context : null;
+
+    public static Activity? StartProcess<TKey>(string topic, ConsumeResult<TKey, byte[]> message) =>
+        StartProcess(topic, message.Partition.Value, message.Offset.Value, Extract(message.Message.Headers), message.Message.Key switch
+        {
+            byte[] utf8 => Encoding.UTF8.GetString(utf8),
+            var key => key,
+        });
+
+    /// <summary>A consumer span for one message, a child of the producer's context when the message carried one.</summary>
+    public static Activity? StartProcess(string topic, int partition, long offset, ActivityContext? parent, object? key)
     {
-        var parent = Extract(message.Message.Headers);
         var activity = parent is { } ctx
             ? Source.StartActivity($"{topic} process", ActivityKind.Consumer, ctx)
             : Source.StartActivity($"{topic} process", ActivityKind.Consumer);
@@ -72,13 +82,9 @@ public static class KafkaTracing
             activity.SetTag("messaging.system", "kafka");
             activity.SetTag("messaging.destination.name", topic);
             activity.SetTag("messaging.operation.type", "process");
-            activity.SetTag("messaging.destination.partition.id", message.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            activity.SetTag("messaging.kafka.offset", message.Offset.Value);
-            activity.SetTag("messaging.kafka.message.key", message.Message.Key switch
-            {
-                byte[] utf8 => Encoding.UTF8.GetString(utf8),
-                var key => key,
-            });
+            activity.SetTag("messaging.destination.partition.id", partition.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            activity.SetTag("messaging.kafka.offset", offset);
+            activity.SetTag("messaging.kafka.message.key", key);
         }
 
         return activity;

@@ -1,0 +1,167 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+using Confluent.Kafka;
+
+namespace Helios.ServiceDefaults.Kafka;
+
+/// <summary>librdkafka's rd_kafka_message_t, as rdkafka.h lays it out.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct RawMessage
+{
+    public int Error;
+    public IntPtr Topic;
+    public int Partition;
+    public byte* Payload;
+    public nuint Length;
+    public byte* Key;
+    public nuint KeyLength;
+    public long Offset;
+    public IntPtr Private;
+
+    public readonly ReadOnlySpan<byte> Value => Payload is null ? default : new ReadOnlySpan<byte>(Payload, checked((int)Length));
+}
+
+/// <summary>
+/// Polls a Confluent.Kafka consumer's own librdkafka handle and hands out librdkafka's message in place: no
+/// ConsumeResult, Message, Headers or copied key and value per message (about 550 bytes of garbage and a copy of
+/// the payload that the detector's hot path only reads once). It is the same call Confluent's Consume makes
+/// (rd_kafka_consumer_poll), so rebalance callbacks, offsets and position behave exactly as with Consume; the
+/// consumer stays in charge of everything else (subscribe, commit, assignment, close).
+/// </summary>
+/// <remarks>
+/// The functions are taken from the very librdkafka file Confluent.Kafka loaded (resolved as its DllImport is, and
+/// checked against the files mapped before), so the handle and the functions always belong to one library. Confluent.Kafka keeps exceptions thrown by rebalance
+/// handlers and rethrows them from Consume: callers polling here must catch in their handlers themselves.
+/// </remarks>
+public sealed unsafe class RawConsumer
+{
+    private static readonly byte[] TraceParentName = "traceparent\0"u8.ToArray();
+    private static readonly byte[] TraceStateName = "tracestate\0"u8.ToArray();
+
+    private readonly SafeHandle _handle;
+    private readonly delegate* unmanaged<IntPtr, int, RawMessage*> _poll;
+    private readonly delegate* unmanaged<RawMessage*, void> _destroy;
+    private readonly delegate* unmanaged<RawMessage*, IntPtr*, int> _headers;
+    private readonly delegate* unmanaged<IntPtr, byte*, byte**, nuint*, int> _headerLast;
+    private readonly delegate* unmanaged<IntPtr, nuint, byte**, byte**, nuint*, int> _headerAll;
+    private readonly delegate* unmanaged<int, byte*> _errorText;
+
+    private RawConsumer(SafeHandle handle, IntPtr library)
+    {
+        _handle = handle;
+        _poll = (delegate* unmanaged<IntPtr, int, RawMessage*>)NativeLibrary.GetExport(library, "rd_kafka_consumer_poll");
+        _destroy = (delegate* unmanaged<RawMessage*, void>)NativeLibrary.GetExport(library, "rd_kafka_message_destroy");
+        _headers = (delegate* unmanaged<RawMessage*, IntPtr*, int>)NativeLibrary.GetExport(library, "rd_kafka_message_headers");
+        _headerLast = (delegate* unmanaged<IntPtr, byte*, byte**, nuint*, int>)NativeLibrary.GetExport(library, "rd_kafka_header_get_last");
+        _headerAll = (delegate* unmanaged<IntPtr, nuint, byte**, byte**, nuint*, int>)NativeLibrary.GetExport(library, "rd_kafka_header_get_all");
+        _errorText = (delegate* unmanaged<int, byte*>)NativeLibrary.GetExport(library, "rd_kafka_err2str");
+    }
+
+    /// <summary>Wraps a built consumer (its librdkafka is loaded by then).</summary>
+    public static RawConsumer For<TKey, TValue>(IConsumer<TKey, TValue> consumer)
+    {
+        var property = typeof(Handle).GetProperty("LibrdkafkaHandle", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
+            ?? throw new InvalidOperationException("This Confluent.Kafka has no Handle.LibrdkafkaHandle: the raw consume path needs 1.9.x.");
+        var handle = (SafeHandle)property.GetValue(consumer.Handle)!;
+
+        // Resolved as Confluent.Kafka's own [DllImport("librdkafka")] is, so dlopen hands back the library it loaded. A
+        // process may hold two librdkafka files (the test host's mock cluster loads Debian's by its soname): if this
+        // resolution mapped a file that was not mapped before, it is not Confluent's, and its functions must not be
+        // given Confluent's handle.
+        var before = MappedLibrdkafka();
+        var library = NativeLibrary.Load("librdkafka", typeof(Handle).Assembly, null);
+        var after = MappedLibrdkafka();
+        return after.SetEquals(before)
+            ? new RawConsumer(handle, library)
+            : throw new InvalidOperationException($"librdkafka resolved to a file Confluent.Kafka had not loaded ({string.Join(", ", after.Except(before))}).");
+    }
+
+    /// <summary>The librdkafka files mapped into this process.</summary>
+    private static HashSet<string> MappedLibrdkafka() =>
+        File.ReadLines("/proc/self/maps")
+            .Select(line => line.IndexOf('/') is var i and >= 0 ? line[i..] : "")
+            .Where(path => Path.GetFileName(path).StartsWith("librdkafka", StringComparison.Ordinal))
+            .ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The next message or event, or null after the timeout; every message returned must go back through <see cref="Destroy"/>.</summary>
+    public RawMessage* Poll(int timeoutMs)
+    {
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            return _poll(_handle.DangerousGetHandle(), timeoutMs);
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    public void Destroy(RawMessage* message) => _destroy(message);
+
+    public string ErrorText(int error) => Marshal.PtrToStringUTF8((IntPtr)_errorText(error)) ?? $"error {error}";
+
+    /// <summary>The message's traceparent and tracestate headers, when it has them (no allocation when it has none).</summary>
+    public bool TryGetTraceHeaders(RawMessage* message, out string? traceParent, out string? traceState)
+    {
+        traceParent = traceState = null;
+        IntPtr headers;
+        if (_headers(message, &headers) != 0 || headers == IntPtr.Zero)
+        {
+            return false;
+        }
+
+        traceParent = LastHeader(headers, TraceParentName);
+        traceState = LastHeader(headers, TraceStateName);
+        return traceParent is not null;
+    }
+
+    /// <summary>A managed copy of the message, for the paths that keep it past the poll (dead letters, slow checks).</summary>
+    public ConsumeResult<byte[], byte[]> Copy(RawMessage* message, string topic)
+    {
+        Headers? headers = null;
+        IntPtr native;
+        if (_headers(message, &native) == 0 && native != IntPtr.Zero)
+        {
+            headers = new Headers();
+            byte* name;
+            byte* value;
+            nuint size;
+            for (nuint i = 0; _headerAll(native, i, &name, &value, &size) == 0; i++)
+            {
+                headers.Add(Marshal.PtrToStringUTF8((IntPtr)name)!, value is null ? null : new ReadOnlySpan<byte>(value, checked((int)size)).ToArray());
+            }
+        }
+
+        return new ConsumeResult<byte[], byte[]>
+        {
+            TopicPartitionOffset = new TopicPartitionOffset(topic, new Partition(message->Partition), new Offset(message->Offset)),
+            Message = new Message<byte[], byte[]>
+            {
+                Key = message->Key is null ? null! : new ReadOnlySpan<byte>(message->Key, checked((int)message->KeyLength)).ToArray(),
+                Value = message->Value.ToArray(),
+                Headers = headers,
+            },
+        };
+    }
+
+    private string? LastHeader(IntPtr headers, byte[] name)
+    {
+        byte* value;
+        nuint size;
+        fixed (byte* n = name)
+        {
+            if (_headerLast(headers, n, &value, &size) != 0 || value is null)
+            {
+                return null;
+            }
+        }
+
+        return Encoding.UTF8.GetString(value, checked((int)size));
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text;
+using Confluent.Kafka;
+using Helios.ServiceDefaults.Kafka;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Helios.ServiceDefaults.Tests.Kafka;
+
+/// <summary>The detector's in-place poll over a real broker: what it reads equals what was produced, and the copy equals Confluent's own result.</summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class RawConsumerTests(InfrastructureFixture infra)
+{
+    [Fact]
+    public async Task Poll_ProducedMessages_ReadInPlaceWithPartitionOffsetKeyValueAndTraceHeaders()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:kafka"] = infra.Kafka.BootstrapServers }).Build();
+        var factory = new KafkaClientFactory(config, NullLoggerFactory.Instance);
+        var topic = "raw-" + Guid.NewGuid().ToString("N")[..6];
+        infra.Kafka.CreateTopic(topic, 2);
+
+        const string traceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        var sent = new List<(byte[] Key, byte[] Value, bool Traced)>();
+        using (var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = infra.Kafka.BootstrapServers }).Build())
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                var key = Encoding.UTF8.GetBytes($"service-{i % 5}");
+                var value = Encoding.UTF8.GetBytes($"{{\"n\":{i},\"text\":\"{new string('x', i * 40)}\"}}");
+                var traced = i % 3 == 0;
+                var headers = new Headers { { "other", [7] } };
+                if (traced)
+                {
+                    headers.Add("traceparent", Encoding.UTF8.GetBytes(traceParent));
+                    headers.Add("tracestate", "vendor=1"u8.ToArray());
+                }
+
+                await producer.ProduceAsync(topic, new Message<byte[], byte[]> { Key = key, Value = value, Headers = headers });
+                sent.Add((key, value, traced));
+            }
+        }
+
+        using var consumer = factory.CreateConsumer<byte[]>("g-" + topic, "raw-consumer");
+        consumer.Subscribe(topic);
+        // This process also maps Debian's librdkafka (the broker fixture loads it by its soname): the wrapper must pick Confluent's.
+        var raw = RawConsumer.For(consumer);
+        var read = new List<ConsumeResult<byte[], byte[]>>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (read.Count < sent.Count && DateTime.UtcNow < deadline)
+        {
+            ReadOne(raw, topic, read);
+        }
+
+        consumer.Close();
+        Assert.Equal(sent.Count, read.Count);
+        // Each value says which message it is; every one read once, with its key, and its partition's offsets in order.
+        foreach (var message in read)
+        {
+            var n = int.Parse(Encoding.UTF8.GetString(message.Message.Value).Split(',')[0]["{\"n\":".Length..]);
+            Assert.Equal(sent[n].Key, message.Message.Key);
+            Assert.Equal(sent[n].Value, message.Message.Value);
+            Assert.Equal(topic, message.Topic);
+            Assert.Equal([7], message.Message.Headers.GetLastBytes("other"));
+            Assert.Equal(sent[n].Traced, message.Message.Headers.TryGetLastBytes("traceparent", out _));
+        }
+
+        Assert.Equal(sent.Count, read.Select(m => Encoding.UTF8.GetString(m.Message.Value)).Distinct().Count());
+        foreach (var partition in read.GroupBy(m => m.Partition.Value))
+        {
+            Assert.Equal(Enumerable.Range(0, partition.Count()).Select(i => (long)i), partition.Select(m => m.Offset.Value));
+        }
+    }
+
+    /// <summary>Polls one message; checks the in-place view against the copy before the message goes back to librdkafka.</summary>
+    private static unsafe void ReadOne(RawConsumer raw, string topic, List<ConsumeResult<byte[], byte[]>> read)
+    {
+        var message = raw.Poll(250);
+        if (message is null)
+        {
+            return;
+        }
+
+        try
+        {
+            Assert.Equal(0, message->Error);
+            var copy = raw.Copy(message, topic);
+            Assert.Equal(message->Partition, copy.Partition.Value);
+            Assert.Equal(message->Offset, copy.Offset.Value);
+            Assert.True(message->Value.SequenceEqual(copy.Message.Value));
+            var traced = raw.TryGetTraceHeaders(message, out var parent, out var state);
+            Assert.Equal(traced, copy.Message.Headers.TryGetLastBytes("traceparent", out _));
+            if (traced)
+            {
+                Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", parent);
+                Assert.Equal("vendor=1", state);
+                Assert.NotNull(KafkaTracing.Parse(parent, state));
+            }
+
+            read.Add(copy);
+        }
+        finally
+        {
+            raw.Destroy(message);
+        }
+    }
+}
