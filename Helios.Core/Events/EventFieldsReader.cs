@@ -14,14 +14,14 @@ public readonly record struct EventFields(long TimestampTicks, string Service, E
 }
 
 /// <summary>
-/// The consumer's hot path: one pass of <see cref="Utf8JsonReader"/> over an event, reading only what
-/// windowing needs, with service and endpoint names interned (no allocation per event once a name is known).
+/// The consumer's hot path: one pass over an event (a byte scanner for the plain forms, else <see cref="Utf8JsonReader"/>),
+/// reading only what windowing needs, with service and endpoint names interned (no allocation per event once a name is known).
 /// It answers yes only when <see cref="EventParser"/> would accept the event with the same values: anything
 /// it is not sure about (an escaped name, the "time" alias, a lower-case level, a timestamp outside the plain
 /// RFC 3339 form, a repeated field, anything invalid) returns false, and the caller asks
 /// <see cref="EventParser"/>, which stays the one judge of what is valid and why not. One reader per thread.
 /// </summary>
-public sealed class EventFieldsReader
+public sealed partial class EventFieldsReader
 {
     /// <summary>Beyond this many distinct names, new ones are allocated per event instead of kept.</summary>
     public const int MaxInternedNames = 200_000;
@@ -54,6 +54,12 @@ public sealed class EventFieldsReader
         if (!Utf8.IsValid(utf8))
         {
             return false;
+        }
+
+        // The plain forms first, by the byte scanner (the detector's path; storage needs the text too).
+        if (arena is null && TryScan(utf8, out evt))
+        {
+            return true;
         }
 
         var mark = arena?.Length ?? 0;
