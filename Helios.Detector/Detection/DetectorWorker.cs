@@ -88,10 +88,8 @@ public sealed class DetectorWorker(
         using var deadLetters = new DependentProducerBuilder<byte[], byte[]>(producer.Handle).Build();
         WarmUp(producer);
         WarmUpAlertPath();
-        // Headers carry the trace context; the topic name and timestamp are not read, so not marshalled per message,
-        // and the key is only passed on to dead letters, so kept as bytes (no string decoded per message).
-        using var consumer = kafka.CreateConsumer<byte[]>(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}",
-            c => c.ConsumeResultFields = "headers",
+        // Messages are read in place through RawConsumer (below), not through Consume: what Consume would marshal does not matter.
+        using var consumer = kafka.CreateConsumer<byte[]>(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}", configure: null,
             b => b.SetPartitionsAssignedHandler((_, assigned) => Guard(() =>
                     {
                         ForgetServiceState();
