@@ -105,27 +105,10 @@ public sealed class EventFieldsReaderTests
     [Fact]
     public void Mutations_TheReaderNeverAcceptsWhatTheParserRejectsOrReadsItDifferently()
     {
-        var rng = new Random(11);
         var reader = new EventFieldsReader();
-        const string alphabet = "{}[]\":,.-+0123456789TZez \\uabcINFOERROR_latency_ms";
-        var original = Encoding.UTF8.GetBytes(Typical);
         int accepted = 0, agreed = 0;
-        for (var n = 0; n < 20_000; n++)
+        foreach (var payload in Mutations(Encoding.UTF8.GetBytes(Typical), "{}[]\":,.-+0123456789TZez \\uabcINFOERROR_latency_ms", seed: 11, count: 20_000))
         {
-            var bytes = new List<byte>(original);
-            for (var k = rng.Next(1, 4); k > 0; k--)
-            {
-                var at = rng.Next(bytes.Count);
-                var c = (byte)alphabet[rng.Next(alphabet.Length)];
-                switch (rng.Next(3))
-                {
-                    case 0: bytes[at] = c; break;
-                    case 1: bytes.Insert(at, c); break;
-                    default: bytes.RemoveAt(at); break;
-                }
-            }
-
-            var payload = bytes.ToArray();
             var parsed = EventParser.TryParse(payload, out var full, out _);
             if (reader.TryRead(payload, out var fast))
             {
@@ -146,6 +129,29 @@ public sealed class EventFieldsReaderTests
         // Most mutations hit a value or break the JSON; both kinds occur.
         Assert.InRange(accepted, 1_000, 19_000);
         Assert.True(agreed > 1_000);
+    }
+
+    /// <summary><paramref name="count"/> copies of <paramref name="original"/>, each with 1 to 3 bytes replaced, inserted or removed (from <paramref name="alphabet"/>).</summary>
+    internal static IEnumerable<byte[]> Mutations(byte[] original, string alphabet, int seed, int count)
+    {
+        var rng = new Random(seed);
+        for (var n = 0; n < count; n++)
+        {
+            var bytes = new List<byte>(original);
+            for (var k = rng.Next(1, 4); k > 0; k--)
+            {
+                var at = rng.Next(bytes.Count);
+                var c = (byte)alphabet[rng.Next(alphabet.Length)];
+                switch (rng.Next(3))
+                {
+                    case 0: bytes[at] = c; break;
+                    case 1: bytes.Insert(at, c); break;
+                    default: bytes.RemoveAt(at); break;
+                }
+            }
+
+            yield return bytes.ToArray();
+        }
     }
 
     /// <summary>The reader's row with its text decoded from the arena, to compare with <see cref="TextOf"/>.</summary>
