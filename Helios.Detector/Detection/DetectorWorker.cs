@@ -55,6 +55,7 @@ public sealed class DetectorWorker(
     private long _processedNotCounted;
     private Exception? _handlerFailure;
     private InFlight? _recording;
+    private bool _rebalanced;
     private long _lag;
 
     /// <summary>The loaded model version (0 before the first load).</summary>
@@ -126,10 +127,16 @@ public sealed class DetectorWorker(
         while (!ct.IsCancellationRequested)
         {
             var polled = PollOnce(raw, ref now, ref lastTick, out var slow);
-            if (_handlerFailure is { } failure)
+            if (_rebalanced)
             {
-                // What Confluent's Consume does with an exception from a rebalance handler: rethrow it from the loop.
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+                // What Confluent's Consume does with an exception from a rebalance handler (ours, or its own assign
+                // around them): rethrow it from the loop. Records the handlers waited for released offsets to commit.
+                _rebalanced = false;
+                uncommitted = true;
+                if ((_handlerFailure ?? raw.TakeCallbackException()) is { } failure)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+                }
             }
 
             if (slow is not null)
@@ -380,6 +387,7 @@ public sealed class DetectorWorker(
     /// <summary>Keeps an exception from a rebalance handler for the loop to rethrow (librdkafka calls the handlers inside the poll).</summary>
     private void Guard(Action handler)
     {
+        _rebalanced = true;
         try
         {
             handler();
@@ -506,7 +514,7 @@ public sealed class DetectorWorker(
         {
             closed.ToList().ForEach(w => _windowTraces.Remove((w.Service, w.Start)));
             records.AddRange(closed.Select(w => new WindowRecord(w.Service, w.Start, w.End, w.Events.Count, Scored: false)));
-            StartRecording(records, [], ct);
+            StartRecording(records, []);
             return;
         }
 
@@ -583,7 +591,7 @@ public sealed class DetectorWorker(
                     scores[i] - model.Threshold, anomalous, alertId, version, surprise, evidence[i].Value));
             }
 
-            StartRecording(records, decisions.SuppressedBy, ct);
+            StartRecording(records, decisions.SuppressedBy);
         }
         finally
         {
@@ -722,7 +730,7 @@ public sealed class DetectorWorker(
     /// their offsets, so nothing is committed past them; what would read the records first waits for them (a late
     /// event's count, a service's history, a rebalance, the next batch, the end).
     /// </summary>
-    private void StartRecording(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy, CancellationToken ct)
+    private void StartRecording(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy)
     {
         foreach (var record in records)
         {
@@ -734,12 +742,14 @@ public sealed class DetectorWorker(
 
         _recording = new InFlight(WriteAsync(), records);
 
+        // Not cancelled by shutdown: the loop's end waits for it, so the last batch lands and its offsets are committed
+        // before the consumer leaves the group (a write cut short would only be replayed after the restart).
         async Task<int> WriteAsync()
         {
-            var stored = await windowStore.TryStoreAsync(records, ct);
+            var stored = await windowStore.TryStoreAsync(records, CancellationToken.None);
             if (suppressedBy.Count > 0)
             {
-                await alerts.RecountSuppressedAsync(suppressedBy, ct);
+                await alerts.RecountSuppressedAsync(suppressedBy, CancellationToken.None);
             }
 
             return stored;

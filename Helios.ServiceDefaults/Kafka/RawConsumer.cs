@@ -30,9 +30,10 @@ public unsafe struct RawMessage
 /// consumer stays in charge of everything else (subscribe, commit, assignment, close).
 /// </summary>
 /// <remarks>
-/// The functions are taken from the very librdkafka file Confluent.Kafka loaded (resolved as its DllImport is, and
-/// checked against the files mapped before), so the handle and the functions always belong to one library. Confluent.Kafka keeps exceptions thrown by rebalance
-/// handlers and rethrows them from Consume: callers polling here must catch in their handlers themselves.
+/// The functions are resolved exactly as Confluent.Kafka's own [DllImport("librdkafka")] is (same name, same assembly),
+/// so dlopen hands back the library it loaded; as a guard, a resolution that would map a librdkafka file not mapped
+/// before is refused (Linux: it reads /proc/self/maps). Confluent.Kafka keeps an exception from inside its rebalance
+/// callback and rethrows it from Consume: callers polling here take it with <see cref="TakeCallbackException"/>.
 /// </remarks>
 public sealed unsafe class RawConsumer
 {
@@ -40,6 +41,8 @@ public sealed unsafe class RawConsumer
     private static readonly byte[] TraceStateName = "tracestate\0"u8.ToArray();
 
     private readonly SafeHandle _handle;
+    private readonly object _consumer;
+    private readonly FieldInfo? _callbackException;
     private readonly delegate* unmanaged<IntPtr, int, RawMessage*> _poll;
     private readonly delegate* unmanaged<RawMessage*, void> _destroy;
     private readonly delegate* unmanaged<RawMessage*, IntPtr*, int> _headers;
@@ -47,8 +50,10 @@ public sealed unsafe class RawConsumer
     private readonly delegate* unmanaged<IntPtr, nuint, byte**, byte**, nuint*, int> _headerAll;
     private readonly delegate* unmanaged<int, byte*> _errorText;
 
-    private RawConsumer(SafeHandle handle, IntPtr library)
+    private RawConsumer(object consumer, SafeHandle handle, IntPtr library)
     {
+        _consumer = consumer;
+        _callbackException = consumer.GetType().GetField("handlerException", BindingFlags.Instance | BindingFlags.NonPublic);
         _handle = handle;
         _poll = (delegate* unmanaged<IntPtr, int, RawMessage*>)NativeLibrary.GetExport(library, "rd_kafka_consumer_poll");
         _destroy = (delegate* unmanaged<RawMessage*, void>)NativeLibrary.GetExport(library, "rd_kafka_message_destroy");
@@ -73,7 +78,7 @@ public sealed unsafe class RawConsumer
         var library = NativeLibrary.Load("librdkafka", typeof(Handle).Assembly, null);
         var after = MappedLibrdkafka();
         return after.SetEquals(before)
-            ? new RawConsumer(handle, library)
+            ? new RawConsumer(consumer, handle, library)
             : throw new InvalidOperationException($"librdkafka resolved to a file Confluent.Kafka had not loaded ({string.Join(", ", after.Except(before))}).");
     }
 
@@ -103,6 +108,18 @@ public sealed unsafe class RawConsumer
     }
 
     public void Destroy(RawMessage* message) => _destroy(message);
+
+    /// <summary>The exception Confluent.Kafka kept from inside its rebalance callback (what Consume would rethrow), cleared; null when none.</summary>
+    public Exception? TakeCallbackException()
+    {
+        if (_callbackException?.GetValue(_consumer) is not Exception kept)
+        {
+            return null;
+        }
+
+        _callbackException.SetValue(_consumer, null);
+        return kept;
+    }
 
     public string ErrorText(int error) => Marshal.PtrToStringUTF8((IntPtr)_errorText(error)) ?? $"error {error}";
 
@@ -144,7 +161,8 @@ public sealed unsafe class RawConsumer
             Message = new Message<byte[], byte[]>
             {
                 Key = message->Key is null ? null! : new ReadOnlySpan<byte>(message->Key, checked((int)message->KeyLength)).ToArray(),
-                Value = message->Value.ToArray(),
+                // A tombstone (no payload) stays null, as Confluent's deserializer gives it.
+                Value = message->Payload is null ? null! : message->Value.ToArray(),
                 Headers = headers,
             },
         };

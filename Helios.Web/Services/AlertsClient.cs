@@ -55,22 +55,40 @@ public sealed class AlertsClient(HttpClient http, ILogger<AlertsClient> logger)
 
     public async Task<Overview> GetOverviewAsync(CancellationToken ct)
     {
+        // Alerts and traffic fail apart: a slow or failing per-minute query does not blank the alert counts.
+        var traffic = GetTrafficAsync(ct);
         try
         {
             var all = GetTotalAsync("/api/v1/alerts?limit=1", ct);
             var open = GetTotalAsync("/api/v1/alerts?limit=1&status=open", ct);
             var critical = GetTotalAsync("/api/v1/alerts?limit=1&severity=critical", ct);
-            var traffic = http.GetFromJsonAsync<TrafficSummary>($"/api/v1/events/minutes?minutes={ChartMinutes}", ct);
-            var t = await traffic ?? TrafficSummary.None;
+            var t = await traffic;
             return new Overview(await all, await open, await critical, t.Events, t.RateText, t.Services, t.RangeText, t.Minutes, true);
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (Unreachable(ex, ct))
         {
             logger.LogWarning("API unreachable: {Message}", ex.Message);
             var none = TrafficSummary.None;
             return new Overview(0, 0, 0, 0, none.RateText, 0, none.RangeText, [], false);
         }
     }
+
+    private async Task<TrafficSummary> GetTrafficAsync(CancellationToken ct)
+    {
+        try
+        {
+            return await http.GetFromJsonAsync<TrafficSummary>($"/api/v1/events/minutes?minutes={ChartMinutes}", ct) ?? TrafficSummary.None;
+        }
+        catch (Exception ex) when (Unreachable(ex, ct))
+        {
+            logger.LogWarning("Per-minute totals unavailable: {Message}", ex.Message);
+            return TrafficSummary.None;
+        }
+    }
+
+    /// <summary>A failed or timed-out call (the client's 5 s timeout surfaces as a cancellation the caller did not ask for).</summary>
+    private static bool Unreachable(Exception ex, CancellationToken ct) =>
+        ex is HttpRequestException || (ex is TaskCanceledException && !ct.IsCancellationRequested);
 
     private async Task<long> GetTotalAsync(string path, CancellationToken ct) =>
         (await http.GetFromJsonAsync<Page>(path, ct))?.Total ?? 0;

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Helios.Api.Features.Export;
 using Helios.Api.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -32,7 +33,7 @@ public static class EventMinutes
 {
     public const int MaxMinutes = 24 * 60;
 
-    /// <summary>The recent rate is the mean over this many minutes at the end of the range.</summary>
+    /// <summary>The recent rate is the mean over this many minutes before the range's last one (the newest is usually still filling).</summary>
     public const int RecentMinutes = 5;
 
     public static IEndpointRouteBuilder MapEventMinutesEndpoints(this IEndpointRouteBuilder app)
@@ -50,6 +51,11 @@ public static class EventMinutes
         if (minutes < 1 || minutes > MaxMinutes)
         {
             return Problems.Field("minutes", $"Must be between 1 and {MaxMinutes}.");
+        }
+
+        if (ExportTrainingData.OutOfRange(to))
+        {
+            return Problems.Field("to", $"Must be between {ExportTrainingData.Earliest:yyyy-MM-dd} and {ExportTrainingData.Latest:yyyy-MM-dd}.");
         }
 
         // By default the range ends with the newest data, not the clock: a replay or a stream whose clocks lag still shows.
@@ -90,6 +96,8 @@ public static class EventMinutes
         var services = reader.GetInt64(0);
 
         var all = new MinuteTotals[minutes];
+        // The recent rate leaves out the range's last minute (usually still filling), unless that is all there is.
+        var (recentFrom, recentTo) = minutes == 1 ? (0, 1) : (Math.Max(0, minutes - 1 - RecentMinutes), minutes - 1);
         long events = 0, errors = 0, recentEvents = 0;
         for (var i = 0; i < minutes; i++)
         {
@@ -97,10 +105,10 @@ public static class EventMinutes
             var m = all[i] = stored.TryGetValue(minute, out var found) ? found : new MinuteTotals(minute, 0, 0, null, null);
             events += m.Events;
             errors += m.Errors;
-            recentEvents += i >= minutes - RecentMinutes ? m.Events : 0;
+            recentEvents += i >= recentFrom && i < recentTo ? m.Events : 0;
         }
 
-        return TypedResults.Ok(new EventMinutesResponse(start, end, service, events, errors, services, recentEvents / (Math.Min(minutes, RecentMinutes) * 60.0), all));
+        return TypedResults.Ok(new EventMinutesResponse(start, end, service, events, errors, services, recentEvents / ((recentTo - recentFrom) * 60.0), all));
     }
 
     /// <summary>The newest minute in the aggregates, or null when nothing is stored (one index probe and the small pending table).</summary>
