@@ -51,9 +51,9 @@ public static class ExportTrainingData
             return Problems.Field("format", "Must be csv or json.");
         }
 
-        if (OutOfRange(from) || OutOfRange(to))
+        if (Problems.TimeOutOfRange(("from", from), ("to", to)) is { } outOfRange)
         {
-            return Problems.Field(OutOfRange(from) ? "from" : "to", $"Must be between {Earliest:yyyy-MM-dd} and {Latest:yyyy-MM-dd}.");
+            return outOfRange;
         }
 
         var end = to ?? DateTimeOffset.UtcNow;
@@ -76,13 +76,6 @@ public static class ExportTrainingData
         return TypedResults.Stream(body => csv ? WriteCsvAsync(db, range, body, ct) : WriteJsonAsync(db, range, body, ct),
             csv ? "text/csv; charset=utf-8" : "application/json", name);
     }
-
-    /// <summary>The times an export range may start or end at (far from DateTimeOffset's limits, so range arithmetic cannot overflow).</summary>
-    public static readonly DateTimeOffset Earliest = new(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    public static readonly DateTimeOffset Latest = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    public static bool OutOfRange(DateTimeOffset? t) => t is { } v && (v < Earliest || v > Latest);
 
     private sealed record ExportRange(DateTimeOffset From, DateTimeOffset To, TimeSpan Size, string Bucket, string? Service);
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
-using Helios.Api.Features.Export;
 using Helios.Api.Infrastructure;
+using Helios.Core.Aggregates;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 
@@ -53,13 +53,13 @@ public static class EventMinutes
             return Problems.Field("minutes", $"Must be between 1 and {MaxMinutes}.");
         }
 
-        if (ExportTrainingData.OutOfRange(to))
+        if (Problems.TimeOutOfRange(("to", to)) is { } outOfRange)
         {
-            return Problems.Field("to", $"Must be between {ExportTrainingData.Earliest:yyyy-MM-dd} and {ExportTrainingData.Latest:yyyy-MM-dd}.");
+            return outOfRange;
         }
 
         // By default the range ends with the newest data, not the clock: a replay or a stream whose clocks lag still shows.
-        var end = to is { } t ? FloorMinute(t) : await LatestMinuteAsync(db, ct) is { } latest ? latest.AddMinutes(1) : (DateTimeOffset?)null;
+        var end = to is { } t ? BucketSize.Floor(t, TimeSpan.FromMinutes(1)) : await LatestMinuteAsync(db, ct) is { } latest ? latest.AddMinutes(1) : (DateTimeOffset?)null;
         if (end is null)
         {
             return TypedResults.Ok(new EventMinutesResponse(null, null, service, 0, 0, 0, 0, []));
@@ -118,6 +118,4 @@ public static class EventMinutes
             "SELECT greatest((SELECT max(minute) FROM event_minutes_folded), (SELECT max(minute) FROM event_minutes_pending))");
         return await cmd.ExecuteScalarAsync(ct) is DateTime latest ? new DateTimeOffset(latest, TimeSpan.Zero) : null;
     }
-
-    private static DateTimeOffset FloorMinute(DateTimeOffset t) => new(t.UtcTicks - (t.UtcTicks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
 }
