@@ -196,7 +196,10 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
 
     private async Task StartServerAsync(CancellationToken ct)
     {
-        var options = $"-h 127.0.0.1 -p {Port} -k {ShellQuote(_socketDirectory)} -c shared_buffers=512MB -c max_connections=200";
+        // wal_init_zero=off: a new 16 MB WAL segment is not first filled with zeros (PostgreSQL's zero-filling was 13.8 % of its
+        // CPU while storing events, a fresh cluster creating segments as fast as COPY fills them); WAL is still written and
+        // flushed at every commit, so durability is unchanged.
+        var options = $"-h 127.0.0.1 -p {Port} -k {ShellQuote(_socketDirectory)} -c shared_buffers=512MB -c max_connections=200 -c wal_init_zero=off";
         // TimescaleDB must be preloaded before CREATE EXTENSION can work; only where the library is installed.
         if (File.Exists(Path.Combine(_bin, "..", "lib", "timescaledb.so")))
         {

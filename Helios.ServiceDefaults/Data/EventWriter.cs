@@ -66,6 +66,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
     private StoredEvent[] _rows = [];
     private bool? _partitioned;
     private bool _staging;
+    private readonly List<Minute> _minutes = [];
 
     /// <summary>Writes one batch; returns which path stored it.</summary>
     public async Task<EventWritePath> WriteAsync(EventBatch batch, CancellationToken ct)
@@ -82,7 +83,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
             try
             {
                 await CopyAsync("events", batch, ct);
-                await AddMinutesAsync(batch, tx, ct);
+                await AddMinutesAsync(batch, ct);
                 await tx.CommitAsync(ct);
                 return EventWritePath.Direct;
             }
@@ -181,12 +182,15 @@ public sealed class EventWriter(NpgsqlConnection connection)
     /// <summary>
     /// Appends the batch's per-service, per-minute counts to <c>event_minutes_pending</c> (only for a batch that was
     /// inserted whole), as the staging path's SQL would: events, errors (level ERROR and above), latencies
-    /// counted, summed and their maximum. An append takes no row lock and checks no key.
+    /// counted, summed and their maximum. An append takes no row lock and checks no key. The rows go by binary COPY
+    /// from a list kept between batches: array parameters (one element per minute, thousands per batch) cost
+    /// large-object-heap garbage on both sides and an unnest on the server.
     /// </summary>
-    private async Task AddMinutesAsync(EventBatch batch, NpgsqlTransaction tx, CancellationToken ct)
+    private async Task AddMinutesAsync(EventBatch batch, CancellationToken ct)
     {
         // The batch is sorted by service, then time (WriteAsync): each service's minute is one run of adjacent rows.
-        var minutes = new List<Minute>();
+        var minutes = _minutes;
+        minutes.Clear();
         foreach (var (e, _, _, _) in batch.Events)
         {
             var minute = e.TimestampTicks - (e.TimestampTicks % TimeSpan.TicksPerMinute);
@@ -210,39 +214,32 @@ public sealed class EventWriter(NpgsqlConnection connection)
             }
         }
 
-        var n = minutes.Count;
-        var services = new string[n];
-        var starts = new DateTime[n];
-        var events = new long[n];
-        var errors = new long[n];
-        var latencyCounts = new long[n];
-        var latencySums = new double[n];
-        var latencyMaxes = new double?[n];
-        for (var i = 0; i < n; i++)
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max) FROM STDIN (FORMAT BINARY)", ct))
         {
-            var m = minutes[i];
-            services[i] = m.Service;
-            starts[i] = new DateTime(m.Start, DateTimeKind.Utc);
-            events[i] = m.Events;
-            errors[i] = m.Errors;
-            latencyCounts[i] = m.LatencyCount;
-            latencySums[i] = m.LatencySum;
-            latencyMaxes[i] = m.LatencyCount == 0 ? null : m.LatencyMax;
+            foreach (var m in minutes)
+            {
+                await copy.StartRowAsync(ct);
+                await copy.WriteAsync(m.Service, NpgsqlDbType.Text, ct);
+                await copy.WriteAsync(new DateTime(m.Start, DateTimeKind.Utc), NpgsqlDbType.TimestampTz, ct);
+                await copy.WriteAsync(m.Events, NpgsqlDbType.Bigint, ct);
+                await copy.WriteAsync(m.Errors, NpgsqlDbType.Bigint, ct);
+                await copy.WriteAsync(m.LatencyCount, NpgsqlDbType.Bigint, ct);
+                await copy.WriteAsync(m.LatencySum, NpgsqlDbType.Double, ct);
+                if (m.LatencyCount == 0)
+                {
+                    await copy.WriteNullAsync(ct);
+                }
+                else
+                {
+                    await copy.WriteAsync(m.LatencyMax, NpgsqlDbType.Double, ct);
+                }
+            }
+
+            await copy.CompleteAsync(ct);
         }
 
-        await using var append = new NpgsqlCommand(
-            """
-            INSERT INTO event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max)
-            SELECT * FROM unnest(@services, @minutes, @events, @errors, @latency_counts, @latency_sums, @latency_maxes)
-            """, connection, tx);
-        append.Parameters.Add(new NpgsqlParameter<string[]>("services", services));
-        append.Parameters.Add(new NpgsqlParameter<DateTime[]>("minutes", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = starts });
-        append.Parameters.Add(new NpgsqlParameter<long[]>("events", events));
-        append.Parameters.Add(new NpgsqlParameter<long[]>("errors", errors));
-        append.Parameters.Add(new NpgsqlParameter<long[]>("latency_counts", latencyCounts));
-        append.Parameters.Add(new NpgsqlParameter<double[]>("latency_sums", latencySums));
-        append.Parameters.Add(new NpgsqlParameter<double?[]>("latency_maxes", NpgsqlDbType.Array | NpgsqlDbType.Double) { TypedValue = latencyMaxes });
-        await append.ExecuteNonQueryAsync(ct);
+        minutes.Clear(); // no service names held past the batch
     }
 
     /// <summary>
@@ -254,6 +251,13 @@ public sealed class EventWriter(NpgsqlConnection connection)
     /// </summary>
     public static async Task<(long Moved, long Keys)> FoldMinutesAsync(NpgsqlConnection connection, CancellationToken ct)
     {
+        // The sort and the moved rows fit in memory (the default 4 MB spilled them to temporary files).
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using (var memory = new NpgsqlCommand("SET LOCAL work_mem = '64MB'", connection, tx))
+        {
+            await memory.ExecuteNonQueryAsync(ct);
+        }
+
         await using var fold = new NpgsqlCommand(
             """
             WITH moved AS (
@@ -270,10 +274,16 @@ public sealed class EventWriter(NpgsqlConnection connection)
                     latency_max = greatest(m.latency_max, EXCLUDED.latency_max)
                 RETURNING 1)
             SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)
-            """, connection);
-        await using var reader = await fold.ExecuteReaderAsync(ct);
-        await reader.ReadAsync(ct);
-        return (reader.GetInt64(0), reader.GetInt64(1));
+            """, connection, tx);
+        (long Moved, long Keys) result;
+        await using (var reader = await fold.ExecuteReaderAsync(ct))
+        {
+            await reader.ReadAsync(ct);
+            result = (reader.GetInt64(0), reader.GetInt64(1));
+        }
+
+        await tx.CommitAsync(ct);
+        return result;
     }
 
     /// <summary>

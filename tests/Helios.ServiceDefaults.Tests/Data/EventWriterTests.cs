@@ -169,14 +169,17 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         return batch;
     }
 
-    /// <summary>Events over 5 services and 5 minutes, on 2 partitions, some errors, some without a latency.</summary>
+    /// <summary>
+    /// Events over 5 services and 5 minutes, on 2 partitions, some errors, and a sixth service whose events have no
+    /// latency (its minutes' latency_max is null).
+    /// </summary>
     private static (TelemetryEvent Event, int Partition, long Offset)[] Events(int count)
     {
         var random = new Random(5);
         var metadata = JsonDocument.Parse("""{"latency_ms": 12.5, "endpoint": "/v1/x"}""").RootElement;
         return [.. Enumerable.Range(0, count).Select(i =>
         {
-            var evt = new TelemetryEvent(Start.AddSeconds(i), $"svc-{i % 5}", i % 7 == 0 ? EventLevel.Error : EventLevel.Info, "m", i % 11 == 0 ? null : metadata, null, null)
+            var evt = new TelemetryEvent(Start.AddSeconds(i), i % 11 == 0 ? "svc-quiet" : $"svc-{i % 5}", i % 7 == 0 ? EventLevel.Error : EventLevel.Info, "m", i % 11 == 0 ? null : metadata, null, null)
             {
                 LatencyMs = i % 11 == 0 ? double.NaN : Math.Round(random.NextDouble() * 500, 3),
                 Endpoint = i % 11 == 0 ? null : "/v1/x",
