@@ -479,8 +479,8 @@ public sealed class DetectorWorker(
     /// the other services' windows of the same slot, see <see cref="EvidenceTracker"/>) reaches the threshold; a
     /// service the model never saw has no baseline to be surprised against and falls back to the forest's decision.
     /// Evidence needs no forest score, so those alerts are stored and published first; then one block pass of the
-    /// forest scores the whole batch (every record keeps its score) and the other windows decide. Alerts are stored,
-    /// then published, then the windows recorded (all in batches): a crash in between replays the windows, which
+    /// forest scores the whole batch (every record keeps its score) and the other windows decide. Alerts are stored and
+    /// published at once, then the windows recorded (all in batches): a crash in between replays the windows, which
     /// upserts and republishes the same alert ids (consumers de-duplicate by id).
     /// </summary>
     private async Task ScoreAsync(IReadOnlyList<ClosedWindow> closed, IProducer<string, byte[]> producer, CancellationToken ct)
@@ -636,8 +636,10 @@ public sealed class DetectorWorker(
             return;
         }
 
-        await alerts.UpsertAsync([.. decisions.Raised.Select(r => r.Alert)], ct);
-        await Task.WhenAll(decisions.Raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct)));
+        // Stored and published at once: the topic does not wait for PostgreSQL (under a storage load its upsert is the
+        // slow part), and the windows are recorded only once both are done, so a crash in between replays them.
+        await Task.WhenAll([alerts.UpsertAsync([.. decisions.Raised.Select(r => r.Alert)], ct),
+            .. decisions.Raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct))]);
         foreach (var (alert, _) in decisions.Raised)
         {
             logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O} ({Rule}): {Explanation}",
