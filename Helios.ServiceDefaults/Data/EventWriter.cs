@@ -58,6 +58,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
     /// <summary>Rows are encoded into a buffer of this size and sent as it fills.</summary>
     private const int CopyChunkBytes = 64 * 1024;
     private readonly HashSet<DateOnly> _partitions = [];
+    private readonly List<Minute> _minutes = []; // reused from batch to batch by AddMinutesAsync
 
     // Reused from batch to batch by SortByServiceAndTime.
     private readonly Dictionary<string, int> _serviceRanks = new(StringComparer.Ordinal);
@@ -66,7 +67,6 @@ public sealed class EventWriter(NpgsqlConnection connection)
     private StoredEvent[] _rows = [];
     private bool? _partitioned;
     private bool _staging;
-    private readonly List<Minute> _minutes = [];
 
     /// <summary>Writes one batch; returns which path stored it.</summary>
     public async Task<EventWritePath> WriteAsync(EventBatch batch, CancellationToken ct)
