@@ -23,6 +23,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 {
     private const string EventsTopic = "events";
     private const string AlertsTopic = "anomaly-alerts";
+    private const int CalibrationEvents = 400_000;
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan ScrapeEvery = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
@@ -73,6 +74,11 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             Storm event:  {Encoding.UTF8.GetString(storm)}
             """));
 
+        // Rates on this VM move from day to day with its host (the same build's single-thread stages ran 1.3-1.8 times
+        // slower on 2026-12-02 than on 2026-11-22): a fixed piece of the detector's own work, timed before any phase, says how fast it is now.
+        var calibration = HotPathBenchmark.FastReadNanoseconds(CalibrationEvents);
+        report.Line(string.Create(CultureInfo.InvariantCulture,
+            $"Machine now: the fast event read (`hotpath`'s parse fast, one thread, {CalibrationEvents:N0} events, best of 3) takes {calibration:0} ns an event (420 on 2026-11-22, 530-744 on 2026-12-02)."));
         var results = new List<PhaseResult>();
         foreach (var phase in o.Phases)
         {
@@ -122,6 +128,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             ["event_bytes"] = Math.Round(traffic.AverageBytes),
             ["phase_seconds"] = o.Seconds,
             ["detector_release"] = release,
+            ["calibration_parse_fast_ns"] = Math.Round(calibration, 1),
             ["phases"] = new JsonArray([.. results.Select(r => (JsonNode)r.ToJson())]),
         };
     }
