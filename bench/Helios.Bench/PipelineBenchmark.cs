@@ -51,8 +51,8 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             Protocol: a fresh stack per phase through Helios.AppHost's testing entry point (embedded PostgreSQL 15, the librdkafka
             mock broker hosted in THIS process, topic events x8 partitions, the detector process {detectorPath}
             {(release ? "(Release build)" : "(WARNING: not a Release build: run the bench with -c Release)")}; api, optimizer and web removed). Detector settings:
-            Helios:Detection:WindowSizeMinutes=1, AllowedLatenessSeconds={o.LatenessSeconds}, MinEventsPerWindow=10 (default), DOTNET_GCgen0size=0x1000000
-            (the AppHost's setting for the detector); per phase
+            Helios:Detection:WindowSizeMinutes=1, AllowedLatenessSeconds={o.LatenessSeconds}, MinEventsPerWindow=10 (default), DOTNET_GCgen0size=0x1000000,
+            MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072 (the AppHost's settings for the detector); per phase
             Helios:Detection:Enabled / Helios:Storage:Enabled select the path. Producer in this process (Confluent.Kafka 1.9.3 on
             librdkafka 2.0.2): acks=1, linger.ms=5, batch.size=1,000,000, no compression, no idempotence, key = service.
             Events: {o.Services:N0} services in turn, {traffic.AverageBytes:0} bytes of JSON on average (bodies pre-serialized, timestamp and
