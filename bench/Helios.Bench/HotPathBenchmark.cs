@@ -49,13 +49,7 @@ internal sealed class HotPathBenchmark : IBenchmark
 
         var fields = new EventFields[payloads.Length];
         var reader = new EventFieldsReader();
-        Stage("parse fast", "event", payloads.Length, () =>
-        {
-            for (var i = 0; i < payloads.Length; i++)
-            {
-                fields[i] = reader.TryRead(payloads[i], out var e) ? e : throw new InvalidOperationException("fast path refused a plain event");
-            }
-        });
+        Stage("parse fast", "event", payloads.Length, () => ReadFast(reader, payloads, fields));
 
         var size = TimeSpan.FromMinutes(1);
         List<ClosedWindow> closed = [];
@@ -122,16 +116,17 @@ internal sealed class HotPathBenchmark : IBenchmark
     {
         var payloads = Payloads(events);
         var reader = new EventFieldsReader();
-        var read = 0L;
-        var ns = BestNanoseconds(() =>
+        var fields = new EventFields[payloads.Length];
+        return BestNanoseconds(() => ReadFast(reader, payloads, fields)) / events;
+    }
+
+    /// <summary>The `parse fast` stage: every payload through the detector's fast reader, which must take them all.</summary>
+    private static void ReadFast(EventFieldsReader reader, byte[][] payloads, EventFields[] fields)
+    {
+        for (var i = 0; i < payloads.Length; i++)
         {
-            foreach (var payload in payloads)
-            {
-                read += reader.TryRead(payload, out var e) ? e.TimestampTicks & 1 : throw new InvalidOperationException("fast path refused a plain event");
-            }
-        });
-        GC.KeepAlive(read);
-        return ns / events;
+            fields[i] = reader.TryRead(payloads[i], out var e) ? e : throw new InvalidOperationException("fast path refused a plain event");
+        }
     }
 
     /// <summary>The pipeline benchmark's events (its generator), in order: every service window holds 20 events.</summary>

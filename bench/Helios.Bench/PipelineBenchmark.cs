@@ -74,11 +74,11 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             Storm event:  {Encoding.UTF8.GetString(storm)}
             """));
 
-        // Rates on this VM move from day to day with its host (the same build's single-thread stages ran 1.3-1.8 times
-        // slower on 2026-12-02 than on 2026-11-22): a fixed piece of the detector's own work, timed before any phase, says how fast it is now.
+        // Rates on this VM move with its host from day to day and run to run: a fixed piece of the detector's own work,
+        // timed before any phase, says how fast the machine is now (README keeps the figures of earlier days).
         var calibration = HotPathBenchmark.FastReadNanoseconds(CalibrationEvents);
         report.Line(string.Create(CultureInfo.InvariantCulture,
-            $"Machine now: the fast event read (`hotpath`'s parse fast, one thread, {CalibrationEvents:N0} events, best of 3) takes {calibration:0} ns an event (420 on 2026-11-22, 530-744 on 2026-12-02)."));
+            $"Machine now: the fast event read (`hotpath`'s parse fast, one thread, {CalibrationEvents:N0} events, best of 3) takes {calibration:0} ns an event."));
         var results = new List<PhaseResult>();
         foreach (var phase in o.Phases)
         {
