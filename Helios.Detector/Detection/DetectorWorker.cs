@@ -309,7 +309,14 @@ public sealed class DetectorWorker(
     private unsafe bool PollOnce(RawConsumer raw, ref long now, ref long lastTick, out ConsumeResult<byte[], byte[]>? slow)
     {
         slow = null;
-        var message = raw.Poll(100);
+        // Without a timeout librdkafka reads the clock once per poll instead of three times (its timeout's start and
+        // remainder, and the poll's own mark): only an empty queue waits.
+        var message = raw.Poll(0);
+        if (message is null)
+        {
+            message = raw.Poll(100);
+        }
+
         var tick = Environment.TickCount64;
         if (tick != lastTick || message is null)
         {

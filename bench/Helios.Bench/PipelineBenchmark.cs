@@ -306,6 +306,9 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
     /// Produces events in order, never more than <paramref name="budget"/> ahead of the slower path's consumer, and
     /// returns how many once all are flushed to the broker.
     /// </summary>
+    /// <summary>Events handed to librdkafka per call (and between two looks at the budget).</summary>
+    private const int ProduceBatch = 2_000;
+
     private static long Produce(string bootstrap, PipelineTraffic.Generator generator, Progress progress, long budget, TimeSpan duration, Stopwatch clock, CancellationToken ct)
     {
         var config = new ProducerConfig
@@ -322,6 +325,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             EnableDeliveryReports = false,
         };
         using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+        using var batch = new BatchProducer(producer, EventsTopic, ProduceBatch, PipelineTraffic.MaxEventBytes);
         long n = 0;
         while (clock.Elapsed < duration && !ct.IsCancellationRequested)
         {
@@ -332,25 +336,14 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
                 continue;
             }
 
-            for (var i = Math.Min(room, 2_000); i > 0; i--)
+            for (var i = Math.Min(room, ProduceBatch); i > 0; i--)
             {
-                var value = generator.Next(n, out var key);
-                while (true)
-                {
-                    try
-                    {
-                        producer.Produce(EventsTopic, new Message<byte[], byte[]> { Key = key, Value = value });
-                        break;
-                    }
-                    catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-                    {
-                        producer.Poll(TimeSpan.FromMilliseconds(5));
-                    }
-                }
-
+                var length = generator.Write(n, batch.NextValue, out var key);
+                batch.Add(length, key);
                 n++;
             }
 
+            batch.Send();
             progress.Enqueued = n;
         }
 

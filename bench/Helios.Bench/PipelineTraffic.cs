@@ -17,6 +17,9 @@ internal sealed class PipelineTraffic
     public const int TimestampLength = 24; // yyyy-MM-ddTHH:mm:ss.fffZ
     public static readonly DateTime EventTimeStart = new(2026, 6, 1, 0, 0, 0, DateTimeKind.Utc);
 
+    /// <summary>No event is longer (the longest body, service part and head come to about 420 bytes).</summary>
+    public const int MaxEventBytes = 1024;
+
     private const int NormalPool = 4096; // 12 bits of the mixed event number pick a body
     private const int StormPool = 1024; // 10 bits
     private static readonly byte[] Head = "{\"timestamp\":\""u8.ToArray();
@@ -49,6 +52,12 @@ internal sealed class PipelineTraffic
         var rng = new Random(42);
         _normal = Enumerable.Range(0, NormalPool).Select(_ => Body(rng, storm: false)).ToArray();
         _storm = Enumerable.Range(0, StormPool).Select(_ => Body(rng, storm: true)).ToArray();
+        var longest = Head.Length + TimestampLength + _serviceParts.Max(p => p.Length) + Math.Max(_normal.Max(b => b.Length), _storm.Max(b => b.Length));
+        if (longest > MaxEventBytes)
+        {
+            throw new InvalidOperationException($"An event of {longest} bytes is longer than {MaxEventBytes}.");
+        }
+
         AverageBytes = Head.Length + TimestampLength + _serviceParts.Average(p => p.Length) + (_normal.Average(b => b.Length) * (1 - ((double)stormsPerWindow / services)))
             + (_storm.Average(b => b.Length) * stormsPerWindow / services);
     }
@@ -149,7 +158,16 @@ internal sealed class PipelineTraffic
 
         public long StormEvents { get; private set; }
 
+        /// <summary>Event n as a new array (samples, the hot-path benchmark).</summary>
         public byte[] Next(long n, out byte[] key)
+        {
+            Span<byte> buffer = stackalloc byte[MaxEventBytes];
+            var length = Write(n, buffer, out key);
+            return buffer[..length].ToArray();
+        }
+
+        /// <summary>Writes event n into <paramref name="destination"/> (at least <see cref="MaxEventBytes"/> long) and returns its length.</summary>
+        public int Write(long n, Span<byte> destination, out byte[] key)
         {
             var s = (int)(n % traffic.Services);
             var window = n / traffic.EventsPerWindowSlot;
@@ -186,14 +204,12 @@ internal sealed class PipelineTraffic
             }
 
             var part = traffic._serviceParts[s];
-            var payload = new byte[Head.Length + TimestampLength + part.Length + body.Length];
-            var span = payload.AsSpan();
-            Head.CopyTo(span);
-            _timestamp.CopyTo(span[Head.Length..]);
-            part.CopyTo(span[(Head.Length + TimestampLength)..]);
-            body.CopyTo(span[(Head.Length + TimestampLength + part.Length)..]);
+            Head.CopyTo(destination);
+            _timestamp.CopyTo(destination[Head.Length..]);
+            part.CopyTo(destination[(Head.Length + TimestampLength)..]);
+            body.CopyTo(destination[(Head.Length + TimestampLength + part.Length)..]);
             key = traffic._keys[s];
-            return payload;
+            return Head.Length + TimestampLength + part.Length + body.Length;
         }
     }
 
