@@ -30,6 +30,14 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
     private long _watermarkVersion;
     private long _drainedAt = -1;
 
+    /// <summary>
+    /// The wall clock of the last watermark pass; the earliest event time that may carry a watermark across a window end
+    /// (a quiet source's follows the newest event of all, so the least over all sources); whether an event since reached it.
+    /// </summary>
+    private long _advancedAt = long.MinValue;
+    private long _crossingAt = long.MinValue;
+    private bool _crossingDue;
+
     public TimeSpan Size => size;
 
     public long LateEvents { get; private set; }
@@ -64,11 +72,13 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
         ref var known = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, source, out var exists);
         if (!exists)
         {
-            known = new Source(long.MinValue, nowTicks, long.MinValue);
+            known = new Source(long.MinValue, nowTicks, long.MinValue, long.MinValue);
+            _crossingAt = long.MinValue;
         }
 
         var watermark = known.WatermarkTicks;
         known = known with { MaxEventTicks = Math.Max(known.MaxEventTicks, ticks), LastSeenTicks = nowTicks };
+        _crossingDue |= ticks >= _crossingAt;
         var start = ticks - (ticks % _sizeTicks);
         if (start + _sizeTicks <= watermark)
         {
@@ -107,8 +117,13 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
     }
 
     /// <summary>A newly assigned source holds the watermark until it delivers, reaches its end or goes idle.</summary>
-    public void AddSource(int source, DateTimeOffset? now = null) =>
-        _sources.TryAdd(source, new Source(long.MinValue, (now ?? DateTimeOffset.UtcNow).UtcTicks, long.MinValue));
+    public void AddSource(int source, DateTimeOffset? now = null)
+    {
+        if (_sources.TryAdd(source, new Source(long.MinValue, (now ?? DateTimeOffset.UtcNow).UtcTicks, long.MinValue, long.MinValue)))
+        {
+            _crossingAt = long.MinValue;
+        }
+    }
 
     /// <summary>
     /// A source that is no longer ours (partition revoked or lost) stops holding the watermark, and the
@@ -126,7 +141,18 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
     /// <summary>Advances the source watermarks and removes and returns the windows they have passed, oldest first.</summary>
     public IReadOnlyList<ClosedWindow> DrainClosed(DateTimeOffset? now = null)
     {
-        AdvanceWatermarks((now ?? DateTimeOffset.UtcNow).UtcTicks);
+        // The detector drains after every event: the watermarks are passed over only when the clock moved (a source may
+        // have gone quiet) or an event may have carried one across a window end (see _crossingAt). Between two ends a watermark's exact
+        // value decides nothing: window ends are multiples of the size, so an end is at or before the watermark exactly
+        // when it is at or before the watermark's last end (that is what Add's lateness check and the closing compare).
+        var nowTicks = (now ?? DateTimeOffset.UtcNow).UtcTicks;
+        if (_crossingDue || nowTicks != _advancedAt)
+        {
+            AdvanceWatermarks(nowTicks);
+            _crossingDue = false;
+            _advancedAt = nowTicks;
+        }
+
         // Nothing can have closed unless a watermark moved: a late event never opens a window.
         if (_watermarkVersion == _drainedAt || _open.Count == 0)
         {
@@ -183,13 +209,23 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
                     _watermarkVersion++;
                 }
 
-                source = source with { WatermarkTicks = candidate };
+                // The next end this source's watermark can cross, in event time (see Add).
+                source = source with { WatermarkTicks = candidate, CrossingTicks = Boundary(candidate) + _sizeTicks + allowedLateness.Ticks };
             }
         }
+
+        var crossingAt = long.MaxValue;
+        foreach (var (_, source) in _sources)
+        {
+            crossingAt = Math.Min(crossingAt, source.CrossingTicks);
+        }
+
+        _crossingAt = crossingAt;
     }
 
     /// <summary>The last window end at or before the watermark.</summary>
     private long Boundary(long watermarkTicks) => watermarkTicks == long.MinValue ? long.MinValue : watermarkTicks - (((watermarkTicks % _sizeTicks) + _sizeTicks) % _sizeTicks);
 
-    private readonly record struct Source(long MaxEventTicks, long LastSeenTicks, long WatermarkTicks);
+    /// <param name="CrossingTicks">The event time at which this source's watermark would pass its next window end (until its first event, any).</param>
+    private readonly record struct Source(long MaxEventTicks, long LastSeenTicks, long WatermarkTicks, long CrossingTicks);
 }

@@ -30,7 +30,9 @@ public unsafe struct RawMessage
 /// consumer stays in charge of everything else (subscribe, commit, assignment, close).
 /// </summary>
 /// <remarks>
-/// The functions are resolved through <see cref="NativeLibrdkafka"/>, from the librdkafka Confluent.Kafka loaded. Confluent.Kafka keeps an exception from inside its rebalance
+/// The functions are resolved exactly as Confluent.Kafka's own [DllImport("librdkafka")] is (same name, same assembly),
+/// so dlopen hands back the library it loaded; as a guard, a resolution that would map a librdkafka file not mapped
+/// before is refused (Linux: it reads /proc/self/maps). Confluent.Kafka keeps an exception from inside its rebalance
 /// callback and rethrows it from Consume: callers polling here take it with <see cref="TakeCallbackException"/>.
 /// </remarks>
 public sealed unsafe class RawConsumer
@@ -62,8 +64,30 @@ public sealed unsafe class RawConsumer
     }
 
     /// <summary>Wraps a built consumer (its librdkafka is loaded by then).</summary>
-    public static RawConsumer For<TKey, TValue>(IConsumer<TKey, TValue> consumer) =>
-        new(consumer, NativeLibrdkafka.HandleOf(consumer), NativeLibrdkafka.Load());
+    public static RawConsumer For<TKey, TValue>(IConsumer<TKey, TValue> consumer)
+    {
+        var property = typeof(Handle).GetProperty("LibrdkafkaHandle", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
+            ?? throw new InvalidOperationException("This Confluent.Kafka has no Handle.LibrdkafkaHandle: the raw consume path needs 1.9.x.");
+        var handle = (SafeHandle)property.GetValue(consumer.Handle)!;
+
+        // Resolved as Confluent.Kafka's own [DllImport("librdkafka")] is, so dlopen hands back the library it loaded. A
+        // process may hold two librdkafka files (the test host's mock cluster loads Debian's by its soname): if this
+        // resolution mapped a file that was not mapped before, it is not Confluent's, and its functions must not be
+        // given Confluent's handle.
+        var before = MappedLibrdkafka();
+        var library = NativeLibrary.Load("librdkafka", typeof(Handle).Assembly, null);
+        var after = MappedLibrdkafka();
+        return after.SetEquals(before)
+            ? new RawConsumer(consumer, handle, library)
+            : throw new InvalidOperationException($"librdkafka resolved to a file Confluent.Kafka had not loaded ({string.Join(", ", after.Except(before))}).");
+    }
+
+    /// <summary>The librdkafka files mapped into this process.</summary>
+    private static HashSet<string> MappedLibrdkafka() =>
+        File.ReadLines("/proc/self/maps")
+            .Select(line => line.IndexOf('/') is var i and >= 0 ? line[i..] : "")
+            .Where(path => Path.GetFileName(path).StartsWith("librdkafka", StringComparison.Ordinal))
+            .ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The next message or event, or null after the timeout; every message returned must go back through <see cref="Destroy"/>.</summary>
     public RawMessage* Poll(int timeoutMs)

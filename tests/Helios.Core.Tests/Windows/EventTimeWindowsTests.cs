@@ -25,6 +25,48 @@ public class EventTimeWindowsTests
         Assert.Equal(T0.AddMinutes(5), closed[0].End);
     }
 
+    /// <summary>
+    /// The detector drains after every event, and the watermarks are only passed over when the clock moved or an event
+    /// may cross a window end: with the clock standing still, each window must still close at the first event that
+    /// carries its source's watermark past its end, and a quiet source's windows with it, and an event for a closed
+    /// window must still be late.
+    /// </summary>
+    [Fact]
+    public void DrainClosed_AfterEveryEventWithAStillClock_ClosesAtTheCrossingEventAndQuietSourcesFollow()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30));
+        var start = T0.UtcTicks;
+        IReadOnlyList<ClosedWindow> Add(DateTimeOffset at, string service, int source, long now)
+        {
+            Assert.True(w.Add(EventFields.From(At(at, service)), source, now, out _));
+            return w.DrainClosed(new DateTimeOffset(now, TimeSpan.Zero));
+        }
+
+        Assert.Empty(Add(T0.AddSeconds(10), "a", 0, start));
+        Assert.Empty(Add(T0.AddSeconds(20), "b", 1, start));
+
+        // 31 s later source 1 has gone quiet; from here the clock stands still.
+        var still = start + TimeSpan.FromSeconds(31).Ticks;
+        Assert.Empty(Add(T0.AddSeconds(40), "a", 0, still));
+        for (var s = 41; s < 65; s++)
+        {
+            Assert.Empty(Add(T0.AddSeconds(s), "a", 0, still));
+        }
+
+        // 1:05 puts source 0's watermark on 1:00: both first windows close, source 1's with the newest event of all.
+        var closed = Add(T0.AddSeconds(65), "a", 0, still);
+        Assert.Equal([("a", T0), ("b", T0)], closed.Select(c => (c.Service, c.Start)));
+        Assert.False(w.Add(EventFields.From(At(T0.AddSeconds(50), "b")), 1, still, out _));
+        Assert.Equal(1, w.LateEvents);
+
+        for (var s = 66; s < 125; s++)
+        {
+            Assert.Empty(Add(T0.AddSeconds(s), "a", 0, still));
+        }
+
+        Assert.Equal([("a", T0.AddMinutes(1))], Add(T0.AddSeconds(125), "a", 0, still).Select(c => (c.Service, c.Start)));
+    }
+
     [Fact]
     public void Add_TellsWhenAnEventMayBeItsWindowsFirstFromItsSource()
     {
