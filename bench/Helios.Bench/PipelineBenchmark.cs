@@ -184,7 +184,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         var machine0 = ProcStat.MachineTicks();
         var generator = traffic.NewGenerator();
         var produced = await Task.Factory.StartNew(
-            () => Produce(bootstrap, generator, progress, budget, TimeSpan.FromSeconds(o.Seconds), clock, ct),
+            () => Produce(bootstrap, traffic, generator, partitions, progress, budget, TimeSpan.FromSeconds(o.Seconds), clock, ct),
             ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         result.ProducingSeconds = progress.ProducingEnded;
         result.Produced = produced;
@@ -302,30 +302,19 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         return slot >= 0 && traffic.StormServices(slot).Contains(s);
     }
 
-    /// <summary>
-    /// Produces events in order, never more than <paramref name="budget"/> ahead of the slower path's consumer, and
-    /// returns how many once all are flushed to the broker.
-    /// </summary>
-    /// <summary>Events handed to librdkafka per call (and between two looks at the budget).</summary>
+    /// <summary>Events produced between two looks at the budget (at most one request per partition leader).</summary>
     private const int ProduceBatch = 2_000;
 
-    private static long Produce(string bootstrap, PipelineTraffic.Generator generator, Progress progress, long budget, TimeSpan duration, Stopwatch clock, CancellationToken ct)
+    /// <summary>
+    /// Produces events in order, never more than <paramref name="budget"/> ahead of the slower path's consumer, and
+    /// returns how many once the broker has acknowledged all of them.
+    /// </summary>
+    private static long Produce(string bootstrap, PipelineTraffic traffic, PipelineTraffic.Generator generator, int partitions, Progress progress, long budget, TimeSpan duration,
+        Stopwatch clock, CancellationToken ct)
     {
-        var config = new ProducerConfig
-        {
-            BootstrapServers = bootstrap,
-            ClientId = "helios-bench-producer",
-            Acks = Acks.Leader,
-            LingerMs = 5,
-            BatchSize = 1_000_000,
-            CompressionType = CompressionType.None,
-            EnableIdempotence = false,
-            QueueBufferingMaxMessages = 1_000_000,
-            QueueBufferingMaxKbytes = 1_048_576,
-            EnableDeliveryReports = false,
-        };
-        using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
-        using var batch = new BatchProducer(producer, EventsTopic, ProduceBatch, PipelineTraffic.MaxEventBytes);
+        using var producer = new WireProducer(bootstrap, EventsTopic, partitions, batchBytes: 1024 * 1024);
+        var partitionOf = Enumerable.Range(0, traffic.Services).Select(s => WireProducer.PartitionOf(traffic.Key(s), partitions)).ToArray();
+        Span<byte> value = stackalloc byte[PipelineTraffic.MaxEventBytes];
         long n = 0;
         while (clock.Elapsed < duration && !ct.IsCancellationRequested)
         {
@@ -338,22 +327,23 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 
             for (var i = Math.Min(room, ProduceBatch); i > 0; i--)
             {
-                var length = generator.Write(n, batch.NextValue, out var key);
-                batch.Add(length, key);
+                var length = generator.Write(n, value, out var key);
+                var partition = partitionOf[traffic.ServiceOf(n)];
+                if (!producer.Fits(partition, key.Length, length))
+                {
+                    producer.Send();
+                }
+
+                producer.Add(partition, key, value[..length]);
                 n++;
             }
 
-            batch.Send();
+            // Acknowledged by the broker once this returns.
+            producer.Send();
             progress.Enqueued = n;
         }
 
         progress.ProducingEnded = clock.Elapsed.TotalSeconds;
-        var left = producer.Flush(TimeSpan.FromSeconds(60));
-        if (left > 0)
-        {
-            throw new InvalidOperationException($"{left} events still undelivered 60 s after producing stopped.");
-        }
-
         return n;
     }
 

@@ -78,6 +78,12 @@ internal sealed class PipelineTraffic
 
     public static string ServiceName(int s) => "svc-" + s.ToString("D5", CultureInfo.InvariantCulture);
 
+    /// <summary>The service of event n of a phase (services take turns).</summary>
+    public int ServiceOf(long n) => (int)(n % Services);
+
+    /// <summary>A service's key.</summary>
+    public byte[] Key(int service) => _keys[service];
+
     /// <summary>Event time of event n of a phase.</summary>
     public DateTime EventTime(long n) => EventTimeStart.AddTicks(n * Window.Ticks / EventsPerWindowSlot);
 
