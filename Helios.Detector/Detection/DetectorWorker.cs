@@ -54,6 +54,7 @@ public sealed class DetectorWorker(
     private volatile bool _consuming;
     private long _processedNotCounted;
     private Exception? _handlerFailure;
+    private InFlight? _recording;
     private bool _rebalanced;
     private long _lag;
 
@@ -93,15 +94,23 @@ public sealed class DetectorWorker(
         using var consumer = kafka.CreateConsumer<byte[]>(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}", configure: null,
             b => b.SetPartitionsAssignedHandler((_, assigned) => Guard(() =>
                     {
+                        FinishRecording();
                         ForgetServiceState();
                         assigned.ForEach(p => _windows.AddSource(p.Partition.Value));
                     }))
                   .SetPartitionsRevokedHandler((c, revoked) => Guard(() =>
                     {
+                        // Windows whose records are in flight still hold their offsets: let them land first, so the
+                        // partition's next owner starts after them (as it did when every record was awaited at once).
+                        FinishRecording();
                         CommitSafeOffsets(c, revoked.Select(p => p.TopicPartition));
                         revoked.ForEach(p => Release(p.Partition.Value));
                     }))
-                  .SetPartitionsLostHandler((_, lost) => Guard(() => lost.ForEach(p => Release(p.Partition.Value)))));
+                  .SetPartitionsLostHandler((_, lost) => Guard(() =>
+                    {
+                        FinishRecording();
+                        lost.ForEach(p => Release(p.Partition.Value));
+                    })));
         consumer.Subscribe(_topics.EventsTopic);
         var raw = RawConsumer.For(consumer);
         _consuming = true;
@@ -121,8 +130,9 @@ public sealed class DetectorWorker(
             if (_rebalanced)
             {
                 // What Confluent's Consume does with an exception from a rebalance handler (ours, or its own assign
-                // around them): rethrow it from the loop.
+                // around them): rethrow it from the loop. Records the handlers waited for released offsets to commit.
                 _rebalanced = false;
+                uncommitted = true;
                 if ((_handlerFailure ?? raw.TakeCallbackException()) is { } failure)
                 {
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
@@ -135,6 +145,12 @@ public sealed class DetectorWorker(
             }
 
             uncommitted |= polled;
+            if (_recording is { Stored.IsCompleted: true })
+            {
+                // The records landed: their windows let go of their offsets.
+                await FinishRecordingAsync();
+                uncommitted = true;
+            }
 
             var closed = _windows.DrainClosed(new DateTimeOffset(now, TimeSpan.Zero));
             if (closed.Count > 0)
@@ -161,6 +177,7 @@ public sealed class DetectorWorker(
             }
         }
 
+        await FinishRecordingAsync();
         FlushProcessedCount();
         CommitSafeOffsets(consumer, consumer.Assignment);
         consumer.Close();
@@ -282,6 +299,7 @@ public sealed class DetectorWorker(
     /// </summary>
     private async Task<long> LoadServiceAsync(string service, CancellationToken ct)
     {
+        await FinishRecordingAsync();
         var history = await windowStore.HistoryAsync(service, ct);
         ref var closed = ref CollectionsMarshal.GetValueRefOrAddDefault(_closed, service, out var known);
         var ticks = Math.Max(history.LastClosed?.UtcTicks ?? long.MinValue, known ? closed.Through : long.MinValue);
@@ -413,6 +431,7 @@ public sealed class DetectorWorker(
             // This process closed that window itself: the event is late. It is stored by the storage
             // writer like any other and counted on its window's record.
             metrics.LateEvents.Add(1);
+            await FinishRecordingAsync();
             await windowStore.CountLateAsync(evt.Service, new DateTimeOffset(windowStart, TimeSpan.Zero), ct);
             _commits.Consumed(partition, message.Offset.Value);
             return;
@@ -492,6 +511,8 @@ public sealed class DetectorWorker(
     /// </summary>
     private async Task ScoreAsync(IReadOnlyList<ClosedWindow> closed, IProducer<string, byte[]> producer, CancellationToken ct)
     {
+        // One batch of records in flight at a time, and none while this batch writes alerts.
+        await FinishRecordingAsync();
         var closedAt = NowToTheMicrosecond();
         var started = Stopwatch.GetTimestamp();
         var records = new List<WindowRecord>(closed.Count);
@@ -500,7 +521,7 @@ public sealed class DetectorWorker(
         {
             closed.ToList().ForEach(w => _windowTraces.Remove((w.Service, w.Start)));
             records.AddRange(closed.Select(w => new WindowRecord(w.Service, w.Start, w.End, w.Events.Count, Scored: false)));
-            await RecordAsync(records, ct);
+            StartRecording(records, []);
             return;
         }
 
@@ -577,8 +598,7 @@ public sealed class DetectorWorker(
                     scores[i] - model.Threshold, anomalous, alertId, version, surprise, evidence[i].Value));
             }
 
-            await RecordAsync(records, ct);
-            await alerts.RecountSuppressedAsync(decisions.SuppressedBy, ct);
+            StartRecording(records, decisions.SuppressedBy);
         }
         finally
         {
@@ -711,10 +731,61 @@ public sealed class DetectorWorker(
         return activity;
     }
 
-    /// <summary>Records the closed windows (first record wins) and lets go of the offsets they held.</summary>
-    private async Task RecordAsync(List<WindowRecord> records, CancellationToken ct)
+    /// <summary>
+    /// Starts writing a batch's window records (and the suppressed counts of its alerts) without waiting for
+    /// PostgreSQL: the loop goes on consuming meanwhile (waiting for the write had been most of the time a batch of
+    /// windows took, and that about a fifth of the detection loop's). Until the write lands and <see cref="FinishRecordingAsync"/> applies it, the windows keep holding
+    /// their offsets, so nothing is committed past them; what would read the records first waits for them (a late
+    /// event's count, a service's history, a rebalance, the next batch, the end).
+    /// </summary>
+    private void StartRecording(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy)
     {
-        var stored = await windowStore.TryStoreAsync(records, ct);
+        foreach (var record in records)
+        {
+            // Closed here from now on: an event for it is late, counted on its record once the record has landed.
+            var ticks = record.Start.UtcTicks;
+            ref var closed = ref CollectionsMarshal.GetValueRefOrAddDefault(_closed, record.Service, out var known);
+            closed = known ? closed with { Here = Math.Max(closed.Here, ticks) } : new Closed(long.MinValue, ticks, Loaded: false);
+        }
+
+        _recording = new InFlight(WriteAsync(), records);
+
+        // Not cancelled by shutdown: the loop's end waits for it, so the last batch lands and its offsets are committed
+        // before the consumer leaves the group (a write cut short would only be replayed after the restart).
+        async Task<int> WriteAsync()
+        {
+            var stored = await windowStore.TryStoreAsync(records, CancellationToken.None);
+            if (suppressedBy.Count > 0)
+            {
+                await alerts.RecountSuppressedAsync(suppressedBy, CancellationToken.None);
+            }
+
+            return stored;
+        }
+    }
+
+    /// <summary>Waits for the records in flight, if any, and applies them: their windows release their offsets and count as recorded.</summary>
+    private async Task FinishRecordingAsync()
+    {
+        if (_recording is { } recording)
+        {
+            _recording = null;
+            Recorded(recording.Records, await recording.Stored);
+        }
+    }
+
+    /// <summary><see cref="FinishRecordingAsync"/> for the rebalance handlers, which librdkafka calls synchronously inside the poll.</summary>
+    private void FinishRecording()
+    {
+        if (_recording is { } recording)
+        {
+            _recording = null;
+            Recorded(recording.Records, recording.Stored.GetAwaiter().GetResult());
+        }
+    }
+
+    private void Recorded(List<WindowRecord> records, int stored)
+    {
         if (stored < records.Count)
         {
             logger.LogDebug("{Count} of {Total} windows were recorded already", records.Count - stored, records.Count);
@@ -730,6 +801,9 @@ public sealed class DetectorWorker(
                 : new Closed(ticks, ticks, Loaded: false); // its history and alerts were forgotten (a rebalance): reloaded on its next event
         }
     }
+
+    /// <summary>A batch of window records being written, and the write's count of rows it added.</summary>
+    private sealed record InFlight(Task<int> Stored, List<WindowRecord> Records);
 
     private async Task PublishAsync(AnomalyAlert alert, Activity? window, IProducer<string, byte[]> producer, CancellationToken ct)
     {
