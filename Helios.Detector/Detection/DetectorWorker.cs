@@ -733,10 +733,10 @@ public sealed class DetectorWorker(
 
     /// <summary>
     /// Starts writing a batch's window records (and the suppressed counts of its alerts) without waiting for
-    /// PostgreSQL: the loop goes on consuming meanwhile (waiting for the write had been most of the time a batch of
-    /// windows took, and that about a fifth of the detection loop's). Until the write lands and <see cref="FinishRecordingAsync"/> applies it, the windows keep holding
-    /// their offsets, so nothing is committed past them; what would read the records first waits for them (a late
-    /// event's count, a service's history, a rebalance, the next batch, the end).
+    /// PostgreSQL: the loop goes on consuming meanwhile (waiting for the write had been two thirds of a batch's time and
+    /// 29 % of the detection loop's). Until the write lands and <see cref="FinishRecordingAsync"/> applies it, the
+    /// windows keep holding their offsets, so nothing is committed past them; what would read the records first waits
+    /// for them (a late event's count, a service's history, a rebalance, the next batch, the end).
     /// </summary>
     private void StartRecording(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy)
     {
