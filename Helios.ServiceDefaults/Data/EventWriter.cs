@@ -226,14 +226,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
                 await copy.WriteAsync(m.Errors, NpgsqlDbType.Bigint, ct);
                 await copy.WriteAsync(m.LatencyCount, NpgsqlDbType.Bigint, ct);
                 await copy.WriteAsync(m.LatencySum, NpgsqlDbType.Double, ct);
-                if (m.LatencyCount == 0)
-                {
-                    await copy.WriteNullAsync(ct);
-                }
-                else
-                {
-                    await copy.WriteAsync(m.LatencyMax, NpgsqlDbType.Double, ct);
-                }
+                await copy.WriteOrNullAsync(m.LatencyCount == 0 ? (double?)null : m.LatencyMax, NpgsqlDbType.Double, ct);
             }
 
             await copy.CompleteAsync(ct);

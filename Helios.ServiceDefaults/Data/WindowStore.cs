@@ -86,25 +86,18 @@ public sealed class WindowStore(NpgsqlDataSource db)
             await copy.WriteAsync(w.End, NpgsqlDbType.TimestampTz, ct);
             await copy.WriteAsync(w.EventCount, NpgsqlDbType.Integer, ct);
             await copy.WriteAsync(w.Scored, NpgsqlDbType.Boolean, ct);
-            await WriteAsync(copy, w.Features, NpgsqlDbType.Array | NpgsqlDbType.Double, ct);
-            await WriteAsync(copy, w.Score, NpgsqlDbType.Double, ct);
-            await WriteAsync(copy, w.Decision, NpgsqlDbType.Double, ct);
+            await copy.WriteOrNullAsync(w.Features, NpgsqlDbType.Array | NpgsqlDbType.Double, ct);
+            await copy.WriteOrNullAsync(w.Score, NpgsqlDbType.Double, ct);
+            await copy.WriteOrNullAsync(w.Decision, NpgsqlDbType.Double, ct);
             await copy.WriteAsync(w.IsAnomaly, NpgsqlDbType.Boolean, ct);
-            await WriteAsync(copy, w.AlertId, NpgsqlDbType.Uuid, ct);
-            await WriteAsync(copy, w.ModelVersion, NpgsqlDbType.Bigint, ct);
-            await WriteAsync(copy, w.Surprise, NpgsqlDbType.Double, ct);
-            await WriteAsync(copy, w.Evidence, NpgsqlDbType.Double, ct);
+            await copy.WriteOrNullAsync(w.AlertId, NpgsqlDbType.Uuid, ct);
+            await copy.WriteOrNullAsync(w.ModelVersion, NpgsqlDbType.Bigint, ct);
+            await copy.WriteOrNullAsync(w.Surprise, NpgsqlDbType.Double, ct);
+            await copy.WriteOrNullAsync(w.Evidence, NpgsqlDbType.Double, ct);
         }
 
         await copy.CompleteAsync(ct);
     }
-
-    private static Task WriteAsync<T>(NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken ct)
-        where T : struct =>
-        value is { } v ? copy.WriteAsync(v, type, ct) : copy.WriteNullAsync(ct);
-
-    private static Task WriteAsync(NpgsqlBinaryImporter copy, double[]? value, NpgsqlDbType type, CancellationToken ct) =>
-        value is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(value, type, ct);
 
     /// <summary>The service's newest recorded window (every earlier one is closed too) and the surprises of its last two scored windows.</summary>
     public async Task<ServiceHistory> HistoryAsync(string service, CancellationToken ct)

@@ -68,11 +68,7 @@ internal sealed class WireProducer : IDisposable
         var crc = 0xFFFFFFFFu;
         foreach (var b in key)
         {
-            crc ^= b;
-            for (var k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-            }
+            crc = BitwiseCrc(crc, b, 0xEDB88320u);
         }
 
         return (int)(~crc % (uint)partitions);
@@ -307,18 +303,19 @@ internal sealed class WireProducer : IDisposable
 
         foreach (var b in data)
         {
-            crc = Sse42.IsSupported ? Sse42.Crc32(crc, b) : SoftwareCrc32C(crc, b);
+            crc = Sse42.IsSupported ? Sse42.Crc32(crc, b) : BitwiseCrc(crc, b, 0x82F63B78u);
         }
 
         return ~crc;
     }
 
-    private static uint SoftwareCrc32C(uint crc, byte b)
+    /// <summary>One byte of a reflected CRC-32 with the given polynomial (IEEE's for partitioning, Castagnoli's without SSE 4.2).</summary>
+    private static uint BitwiseCrc(uint crc, byte b, uint polynomial)
     {
         crc ^= b;
         for (var k = 0; k < 8; k++)
         {
-            crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+            crc = (crc & 1) != 0 ? (crc >> 1) ^ polynomial : crc >> 1;
         }
 
         return crc;
