@@ -7,7 +7,9 @@ namespace Helios.Detector.Storage;
 /// Folds the per-minute sums the storage writer appends (<c>event_minutes_pending</c>) into
 /// <c>event_minutes_folded</c> every <c>Helios:Storage:FoldSeconds</c> (default 5), so the pending table stays
 /// small and reading <c>event_minutes</c> stays cheap. Readers get exact sums either way (see
-/// <see cref="EventWriter.FoldMinutesAsync"/>); several detector processes may fold at once.
+/// <see cref="EventWriter.FoldMinutesAsync"/>); several detector processes may fold at once. The same step summarizes
+/// the block ranges of the events' BRIN index filled since the last (<see cref="EventWriter.SummarizeNewRangesAsync"/>),
+/// so lookups of a service's recent events stay narrow.
 /// </summary>
 public sealed class EventMinutesFolder(
     SchemaInitializer schema,
@@ -38,11 +40,13 @@ public sealed class EventMinutesFolder(
                 {
                     logger.LogDebug("Folded {Moved} pending minute sums into {Keys} minutes", moved, keys);
                 }
+
+                metrics.RangesSummarized.Add(await EventWriter.SummarizeNewRangesAsync(connection, stoppingToken));
             }
             catch (Exception ex) when (ex is NpgsqlException && !stoppingToken.IsCancellationRequested)
             {
-                // The sums stay pending (and counted by event_minutes); the next tick tries again.
-                logger.LogWarning("Folding the pending minute sums failed: {Message}", ex.Message);
+                // The sums stay pending (and counted by event_minutes), the ranges unsummarized; the next tick tries again.
+                logger.LogWarning("Folding the pending minute sums or summarizing new index ranges failed: {Message}", ex.Message);
             }
         }
     }

@@ -15,6 +15,8 @@ public sealed class StorageMetrics : IDisposable
         Skipped = _meter.CreateCounter<long>("helios.storage.events_skipped", "{event}", "Malformed events not stored (the detector dead-letters them)");
         MinutesFolded = _meter.CreateCounter<long>("helios.storage.minutes_folded", "{row}",
             "Per-minute sums moved from event_minutes_pending into event_minutes_folded");
+        RangesSummarized = _meter.CreateCounter<long>("helios.storage.ranges_summarized", "{range}",
+            "Block ranges of the events' (service, ts) BRIN index summarized after rows filled them");
     }
 
     public Counter<long> Stored { get; }
@@ -24,6 +26,8 @@ public sealed class StorageMetrics : IDisposable
     public Counter<long> Rewritten { get; }
 
     public Counter<long> MinutesFolded { get; }
+
+    public Counter<long> RangesSummarized { get; }
 
     public void Dispose() => _meter.Dispose();
 }

@@ -101,6 +101,48 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         Assert.Equal(beforeMidnight.Select(e => (e.Event.Service, e.Event.Timestamp.UtcDateTime)).OrderBy(r => r.Service, StringComparer.Ordinal).ThenBy(r => r.UtcDateTime), stored);
     }
 
+    /// <summary>
+    /// The (service, ts) index is BRIN: the ranges rows filled are summarized once, in both daily partitions, and a
+    /// lookup of one service's minutes goes through the index and finds exactly its rows.
+    /// </summary>
+    [Fact]
+    public async Task SummarizeNewRangesAsync_AfterWrites_SummarizesOnce_AndServiceLookupsUseTheIndex()
+    {
+        await using var db = await infra.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var connection = await db.OpenConnectionAsync();
+        var events = Events(6000); // 23:58:00 to 01:37:59: two daily partitions
+        await new EventWriter(connection).WriteAsync(Batch(events), CancellationToken.None);
+
+        Assert.True(await EventWriter.SummarizeNewRangesAsync(connection, CancellationToken.None) >= 2, "a range or more in each partition");
+        Assert.Equal(0L, await EventWriter.SummarizeNewRangesAsync(connection, CancellationToken.None));
+
+        var from = Start.AddMinutes(1);
+        var to = Start.AddMinutes(4); // across midnight
+        var expected = events.Count(e => e.Event.Service == "svc-3" && e.Event.Timestamp >= from && e.Event.Timestamp < to);
+        await using var tx = await connection.BeginTransactionAsync();
+        await using (var noScan = new NpgsqlCommand("SET LOCAL enable_seqscan = off", connection, tx))
+        {
+            await noScan.ExecuteNonQueryAsync();
+        }
+
+        const string Lookup = "SELECT count(*) FROM events WHERE service = 'svc-3' AND ts >= @from AND ts < @to";
+        await using var explain = new NpgsqlCommand("EXPLAIN " + Lookup, connection, tx) { Parameters = { new("from", from), new("to", to) } };
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(2, plan.Count(line => line.Contains("Bitmap Index Scan on events_2026113", StringComparison.Ordinal) || line.Contains("Bitmap Index Scan on events_2026120", StringComparison.Ordinal)));
+        await using var count = new NpgsqlCommand(Lookup, connection, tx) { Parameters = { new("from", from), new("to", to) } };
+        Assert.Equal((long)expected, (long)(await count.ExecuteScalarAsync())!);
+        Assert.True(expected > 0);
+    }
+
     /// <summary>Rows are encoded into 64 KiB chunks: one longer than a chunk, between short ones, is stored whole.</summary>
     [Fact]
     public async Task WriteAsync_RowLongerThanACopyChunk_IsStoredWhole()
