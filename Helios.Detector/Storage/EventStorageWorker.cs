@@ -12,11 +12,12 @@ namespace Helios.Detector.Storage;
 /// <summary>
 /// Writes every valid event to PostgreSQL in batches with binary COPY, on its own subscription
 /// (consumer group), as the predecessor's storage writer did: storage and detection progress
-/// independently, and neither waits for the other. Each batch and its per-minute aggregates are written
-/// in one transaction by <see cref="EventWriter"/> (straight into <c>events</c>, or through a staging
-/// table when it overlaps rows already stored); offsets are committed after it, so a crash re-writes
-/// a batch without duplicating a row or a count. The next batch is consumed and parsed while one is
-/// being written. Malformed events are the detector's to dead-letter; here they are counted and skipped.
+/// independently, and neither waits for the other. Each batch, its per-minute aggregates and the event ledger's
+/// move past it are written in one transaction by <see cref="EventWriter"/>; offsets are committed after it, so a
+/// crash re-reads a batch, and the ledger leaves out what it had stored: no row or count twice. The ledger of newly
+/// assigned partitions is checked against the log first (<see cref="EventOffsetLedger"/>). The next batch is consumed
+/// and parsed while one is being written. Malformed events are the detector's to dead-letter; here they are counted
+/// and skipped.
 /// </summary>
 public sealed class EventStorageWorker(
     KafkaClientFactory kafka,
@@ -39,6 +40,8 @@ public sealed class EventStorageWorker(
     private async Task RunAsync(CancellationToken ct)
     {
         await schema.Ready.WaitAsync(ct);
+        var ledger = new EventOffsetLedger(db, kafka, _topics.StorageGroup, logger);
+
         // Only the value, partition and offset are read: no key, topic name, timestamp or headers marshalled per message.
         using var consumer = kafka.CreateConsumer<Ignore>(_topics.StorageGroup, $"helios-storage-{Environment.ProcessId}", c =>
         {
@@ -46,7 +49,7 @@ public sealed class EventStorageWorker(
             // A quarter of librdkafka's default prefetch: this loop's batches are the next 20,000 events anyway
             // (peak RSS with both paths on 303.6 MB against 307.6-335.3 with 64 MiB, rows/s within the noise).
             c.QueuedMaxMessagesKbytes = 16 * 1024;
-        });
+        }, b => b.SetPartitionsAssignedHandler((_, assigned) => metrics.LedgerResets.Add(ledger.ResetStale(_topics.EventsTopic, assigned).Count)));
         consumer.Subscribe(_topics.EventsTopic);
         logger.LogInformation("Event storage consuming {Topic} as group {Group}", _topics.EventsTopic, _topics.StorageGroup);
         var connections = new List<NpgsqlConnection>();
@@ -72,25 +75,26 @@ public sealed class EventStorageWorker(
 
     /// <summary>
     /// Consumes and parses the next batch while up to <see cref="Writers"/> earlier ones are written, each on its own
-    /// connection (one's commit, and its WAL flush, overlaps another's COPY). Offsets are committed in batch order:
-    /// a batch's once it and every batch before it are durable.
+    /// connection (their COPYs run at once; each moves the ledger after the write before it). Offsets are committed in
+    /// batch order: a batch's once it and every batch before it are durable.
     /// </summary>
     private async Task ConsumeAndWriteAsync(IConsumer<Ignore, byte[]> consumer, EventWriter[] writers, CancellationToken ct)
     {
         var reader = new EventFieldsReader();
         var idle = new Queue<EventWriter>(writers);
-        var spare = new Stack<Batch>(Enumerable.Range(0, writers.Length).Select(_ => new Batch()));
-        var inFlight = new Queue<(Task Write, EventWriter Writer, Batch Batch)>();
-        var batch = new Batch();
+        var inFlight = new Queue<(Task Write, EventWriter Writer, EventBatch Batch)>();
+        var spare = new Stack<EventBatch>(Enumerable.Range(0, writers.Length).Select(_ => new EventBatch(MaxBatch)));
+        var batch = new EventBatch(MaxBatch);
+        var previous = Task.CompletedTask;
         while (!ct.IsCancellationRequested)
         {
             var deadline = Stopwatch.StartNew();
-            while (batch.Events.Count < MaxBatch && deadline.Elapsed < MaxWait)
+            while (batch.Count < MaxBatch && deadline.Elapsed < MaxWait)
             {
                 ConsumeResult<Ignore, byte[]>? message;
                 try
                 {
-                    message = consumer.Consume(batch.Offsets.Count == 0 ? MaxWait : TimeSpan.Zero);
+                    message = consumer.Consume(batch.Consumed.Count == 0 ? MaxWait : TimeSpan.Zero);
                 }
                 catch (ConsumeException ex)
                 {
@@ -100,7 +104,7 @@ public sealed class EventStorageWorker(
 
                 if (message?.Message is null)
                 {
-                    if (batch.Offsets.Count > 0 || message is null)
+                    if (batch.Consumed.Count > 0 || message is null)
                     {
                         break;
                     }
@@ -108,15 +112,15 @@ public sealed class EventStorageWorker(
                     continue;
                 }
 
-                batch.Offsets[message.Partition.Value] = message.Offset.Value + 1;
-                if (reader.TryReadRow(message.Message.Value, batch.Events.Text, out var fields, out var text))
+                batch.MarkConsumed(message.Partition.Value, message.Offset.Value, message.Message.Value);
+                if (reader.TryReadRow(message.Message.Value, batch.Text, out var fields, out var text))
                 {
-                    batch.Events.Add(fields, text, message.Partition.Value, message.Offset.Value);
+                    batch.Add(fields, text, message.Partition.Value, message.Offset.Value);
                 }
                 else if (EventParser.TryParse(message.Message.Value, out var evt, out _))
                 {
                     // Not the plain form the fast reader is sure of: the parser decides.
-                    batch.Events.Add(evt!, message.Partition.Value, message.Offset.Value);
+                    batch.Add(evt!, message.Partition.Value, message.Offset.Value);
                 }
                 else
                 {
@@ -126,70 +130,51 @@ public sealed class EventStorageWorker(
 
             // Finished writes hand back their writer and commit their offsets, oldest first; with every writer
             // busy and a batch ready, the oldest write is waited for.
-            while (inFlight.TryPeek(out var oldest) && (oldest.Write.IsCompleted || (idle.Count == 0 && batch.Offsets.Count > 0)))
+            while (inFlight.TryPeek(out var oldest) && (oldest.Write.IsCompleted || (idle.Count == 0 && batch.Consumed.Count > 0)))
             {
                 inFlight.Dequeue();
                 await oldest.Write;
-                Commit(consumer, oldest.Batch.Offsets);
+                Commit(consumer, oldest.Batch.Consumed);
                 oldest.Batch.Clear();
                 spare.Push(oldest.Batch);
                 idle.Enqueue(oldest.Writer);
             }
 
-            if (batch.Offsets.Count == 0)
+            if (batch.Consumed.Count == 0)
             {
                 continue;
             }
 
             var writer = idle.Dequeue();
-            inFlight.Enqueue((WriteAndCountAsync(writer, batch.Events, ct), writer, batch));
+            previous = WriteAndCountAsync(writer, batch, previous, ct);
+            inFlight.Enqueue((previous, writer, batch));
             batch = spare.Pop();
         }
 
         while (inFlight.TryDequeue(out var write))
         {
             await write.Write;
-            Commit(consumer, write.Batch.Offsets);
+            Commit(consumer, write.Batch.Consumed);
         }
     }
 
-    private async Task WriteAndCountAsync(EventWriter writer, EventBatch batch, CancellationToken ct)
+    private async Task WriteAndCountAsync(EventWriter writer, EventBatch batch, Task previous, CancellationToken ct)
     {
-        if (batch.Count > 0)
-        {
-            if (await writer.WriteAsync(batch, ct) == EventWritePath.Staging)
-            {
-                metrics.Rewritten.Add(batch.Count);
-            }
-
-            metrics.Stored.Add(batch.Count);
-        }
+        var written = await writer.WriteAsync(batch, _topics.EventsTopic, previous, ct);
+        metrics.Stored.Add(written.Stored);
+        metrics.AlreadyStored.Add(written.AlreadyStored);
     }
 
-    private void Commit(IConsumer<Ignore, byte[]> consumer, Dictionary<int, long> offsets)
+    private void Commit(IConsumer<Ignore, byte[]> consumer, Dictionary<int, ConsumedPosition> consumed)
     {
         try
         {
-            consumer.Commit(offsets.Select(p => new TopicPartitionOffset(_topics.EventsTopic, p.Key, p.Value)));
+            consumer.Commit(consumed.Select(p => new TopicPartitionOffset(_topics.EventsTopic, p.Key, p.Value.Next)));
         }
         catch (KafkaException ex)
         {
-            // A partition moved to another member meanwhile: it re-writes the batch, which adds nothing (the key).
+            // A partition moved to another member meanwhile: it reads the batch again, and the ledger leaves out what this one stored.
             logger.LogDebug("Storage commit skipped: {Reason}", ex.Error.Reason);
-        }
-    }
-
-    /// <summary>Parsed events and, per partition, the offset after the last message consumed into them.</summary>
-    private sealed class Batch
-    {
-        public EventBatch Events { get; } = new(MaxBatch);
-
-        public Dictionary<int, long> Offsets { get; } = [];
-
-        public void Clear()
-        {
-            Events.Clear();
-            Offsets.Clear();
         }
     }
 }

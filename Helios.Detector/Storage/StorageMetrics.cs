@@ -9,9 +9,11 @@ public sealed class StorageMetrics : IDisposable
 
     public StorageMetrics()
     {
-        Stored = _meter.CreateCounter<long>("helios.storage.events_stored", "{event}", "Events written to PostgreSQL (re-writes after a crash included)");
-        Rewritten = _meter.CreateCounter<long>("helios.storage.events_rewritten", "{event}",
-            "Events of batches that overlapped rows already stored (re-read after a restart or rebalance), written again through the staging table");
+        Stored = _meter.CreateCounter<long>("helios.storage.events_stored", "{event}", "Events written to PostgreSQL");
+        AlreadyStored = _meter.CreateCounter<long>("helios.storage.events_already_stored", "{event}",
+            "Events read again after a restart or rebalance and left out, as the event ledger had them stored");
+        LedgerResets = _meter.CreateCounter<long>("helios.storage.ledger_resets", "{partition}",
+            "Partitions whose event ledger described another log (a topic created anew) and was reset");
         Skipped = _meter.CreateCounter<long>("helios.storage.events_skipped", "{event}", "Malformed events not stored (the detector dead-letters them)");
         MinutesFolded = _meter.CreateCounter<long>("helios.storage.minutes_folded", "{row}",
             "Per-minute sums moved from event_minutes_pending into event_minutes_folded");
@@ -23,7 +25,9 @@ public sealed class StorageMetrics : IDisposable
 
     public Counter<long> Skipped { get; }
 
-    public Counter<long> Rewritten { get; }
+    public Counter<long> AlreadyStored { get; }
+
+    public Counter<long> LedgerResets { get; }
 
     public Counter<long> MinutesFolded { get; }
 

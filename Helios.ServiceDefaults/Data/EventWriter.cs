@@ -6,15 +6,24 @@ using NpgsqlTypes;
 
 namespace Helios.ServiceDefaults.Data;
 
-/// <summary>An accepted event's columns (its text in the batch's <see cref="Utf8Arena"/>) and where it was read (partition and offset are its key in <c>events</c>).</summary>
+/// <summary>An accepted event's columns (its text in the batch's <see cref="Utf8Arena"/>) and where it was read.</summary>
 public readonly record struct StoredEvent(EventFields Event, EventTextRange Text, int Partition, long Offset);
 
-/// <summary>A batch of events to store: their columns, and their text as UTF-8 in one reusable buffer.</summary>
+/// <summary>Where a batch left a partition: the offset after the last message read into it, and that message's value.</summary>
+public readonly record struct ConsumedPosition(long Next, byte[] LastValue);
+
+/// <summary>
+/// A batch of events to store: their columns, their text as UTF-8 in one reusable buffer, and, per partition, how far
+/// it read (malformed messages, which add no event, included).
+/// </summary>
 public sealed class EventBatch(int capacity = 20_000)
 {
     public List<StoredEvent> Events { get; } = new(capacity);
 
     public Utf8Arena Text { get; } = new();
+
+    /// <summary>Per partition, where the batch left it: <see cref="EventWriter"/> moves the ledger there.</summary>
+    public Dictionary<int, ConsumedPosition> Consumed { get; } = [];
 
     public int Count => Events.Count;
 
@@ -24,32 +33,43 @@ public sealed class EventBatch(int capacity = 20_000)
     public void Add(TelemetryEvent e, int partition, long offset) =>
         Add(EventFields.From(e), new EventTextRange(Text.Append(e.Message), Text.Append(e.TraceId), Text.Append(e.SpanId), Text.Append(e.Metadata?.GetRawText())), partition, offset);
 
+    /// <summary>Records a message read into the batch, in the partition's order, whether it added an event or not.</summary>
+    public void MarkConsumed(int partition, long offset, byte[] value) => Consumed[partition] = new ConsumedPosition(offset + 1, value);
+
     public void Clear()
     {
         Events.Clear();
         Text.Clear();
+        Consumed.Clear(); // no message values held past the batch
     }
 }
 
 /// <summary>How a batch reached <c>events</c>.</summary>
 public enum EventWritePath
 {
-    /// <summary>Binary COPY straight into <c>events</c>, the minutes added from the batch itself.</summary>
+    /// <summary>Copied whole: none of its messages were stored before (the usual case).</summary>
     Direct,
 
-    /// <summary>Through the staging table: only rows not stored yet are inserted and counted.</summary>
-    Staging,
+    /// <summary>Written again after the ledger showed some of its messages stored: only the others went in.</summary>
+    Filtered,
 }
 
+/// <summary>What a write did: its path, the events it stored, and those it left out as stored already.</summary>
+public readonly record struct EventWriteResult(EventWritePath Path, int Stored, int AlreadyStored);
+
 /// <summary>
-/// Writes batches of events into <c>events</c> and keeps <c>event_minutes</c> exact, on one connection
-/// and one transaction per batch. A batch of fresh events (the usual case) is copied straight into
-/// <c>events</c> and its per-minute aggregates are summed here and appended to <c>event_minutes_pending</c>;
-/// a batch that overlaps rows already stored (re-read after a crash or a rebalance) fails on the key
-/// (partition, offset, ts), is rolled back, and is written again through a staging table with ON CONFLICT
-/// DO NOTHING, which appends the inserted rows' sums alone. Either way each event is stored and counted once.
-/// <see cref="FoldMinutesAsync"/> moves the pending sums into <c>event_minutes_folded</c>; the view
-/// <c>event_minutes</c> adds the two.
+/// Writes batches of events into <c>events</c> and keeps <c>event_minutes</c> exact, on one connection and one
+/// transaction per batch, and stores each message's event once without a key on <c>events</c>: the transaction also
+/// moves the ledger <c>event_offsets</c> (per topic and partition: the next offset to store, and a fingerprint of the
+/// message before it) to where the batch left each partition.
+/// <para>A batch of fresh events (the usual case) is copied whole into <c>events</c>, its per-minute aggregates summed
+/// here and appended to <c>event_minutes_pending</c>; only then are its partitions' ledger rows locked and checked, so
+/// two writers' COPYs run at once. If a partition's ledger is already past the batch's first event there (a batch read
+/// again after a crash or a rebalance), the transaction is rolled back and the batch written again with its ledger rows
+/// locked first and the stored messages left out: their events and their sums are neither stored nor counted twice.</para>
+/// <para>A writer whose batches follow another's in the same partitions passes that write as <c>previous</c>: its ledger
+/// step waits for it, so the ledger moves in batch order. <see cref="FoldMinutesAsync"/> moves the pending sums into
+/// <c>event_minutes_folded</c>; the view <c>event_minutes</c> adds the two.</para>
 /// </summary>
 public sealed class EventWriter(NpgsqlConnection connection)
 {
@@ -59,6 +79,9 @@ public sealed class EventWriter(NpgsqlConnection connection)
     private const int CopyChunkBytes = 64 * 1024;
     private readonly HashSet<DateOnly> _partitions = [];
     private readonly List<Minute> _minutes = []; // reused from batch to batch by AddMinutesAsync
+    private readonly Dictionary<int, long> _firstOffsets = [];
+    private readonly Dictionary<int, long> _ledger = [];
+    private readonly List<StoredEvent> _unstored = [];
 
     // Reused from batch to batch by SortByServiceAndTime.
     private readonly Dictionary<string, int> _serviceRanks = new(StringComparer.Ordinal);
@@ -66,67 +89,154 @@ public sealed class EventWriter(NpgsqlConnection connection)
     private RowKey[] _keys = [];
     private StoredEvent[] _rows = [];
     private bool? _partitioned;
-    private bool _staging;
 
-    /// <summary>Writes one batch; returns which path stored it.</summary>
-    public async Task<EventWritePath> WriteAsync(EventBatch batch, CancellationToken ct)
+    /// <summary>Writes one batch read from <paramref name="topic"/>, after <paramref name="previous"/> has moved the ledger.</summary>
+    public async Task<EventWriteResult> WriteAsync(EventBatch batch, string topic, Task previous, CancellationToken ct)
     {
-        if (batch.Count == 0)
+        if (batch.Consumed.Count == 0)
         {
-            return EventWritePath.Direct;
+            await previous;
+            return new EventWriteResult(EventWritePath.Direct, 0, 0);
         }
 
         await EnsurePartitionsAsync(batch, ct);
         SortByServiceAndTime(batch.Events);
+        _firstOffsets.Clear();
+        foreach (var row in CollectionsMarshal.AsSpan(batch.Events))
+        {
+            ref var first = ref CollectionsMarshal.GetValueRefOrAddDefault(_firstOffsets, row.Partition, out var seen);
+            first = seen ? Math.Min(first, row.Offset) : row.Offset;
+        }
+
         await using (var tx = await connection.BeginTransactionAsync(ct))
         {
-            try
+            if (batch.Count > 0)
             {
-                await CopyAsync("events", batch, ct);
-                await AddMinutesAsync(batch, ct);
+                await CopyAsync("events", batch.Events, batch.Text, ct);
+                await AddMinutesAsync(batch.Events, ct);
+            }
+
+            await previous;
+            if (await NothingStoredAsync(topic, batch, tx, ct))
+            {
+                await MoveLedgerAsync(topic, batch, tx, ct);
                 await tx.CommitAsync(ct);
-                return EventWritePath.Direct;
+                return new EventWriteResult(EventWritePath.Direct, batch.Count, 0);
             }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
-            {
-                await tx.RollbackAsync(ct);
-            }
+
+            await tx.RollbackAsync(ct);
         }
 
-        await WriteThroughStagingAsync(batch, ct);
-        return EventWritePath.Staging;
+        return await WriteUnstoredAsync(batch, topic, ct);
     }
 
-    private async Task WriteThroughStagingAsync(EventBatch batch, CancellationToken ct)
+    /// <summary>Locks the batch's ledger rows; whether every partition's first event lies at or past its next offset.</summary>
+    private async Task<bool> NothingStoredAsync(string topic, EventBatch batch, NpgsqlTransaction tx, CancellationToken ct)
     {
-        if (!_staging)
+        try
         {
-            await using var create = new NpgsqlCommand("CREATE TEMP TABLE IF NOT EXISTS events_staging (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", connection);
-            await create.ExecuteNonQueryAsync(ct);
-            _staging = true;
+            await LockLedgerAsync(topic, batch, tx, ct);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected)
+        {
+            // Another process's writer holds some of these rows and waits for ours (a rebalance's overlap): roll back and
+            // write again with the rows locked first, in the same order as every other writer.
+            return false;
         }
 
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        await CopyAsync("events_staging", batch, ct);
-        await using (var insert = new NpgsqlCommand(
-            """
-            WITH inserted AS (
-                INSERT INTO events SELECT * FROM events_staging
-                ON CONFLICT DO NOTHING
-                RETURNING service, ts, level, latency_ms)
-            INSERT INTO event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max)
-            SELECT service, date_trunc('minute', ts), count(*), count(*) FILTER (WHERE level >= 3),
-                   count(latency_ms), coalesce(sum(latency_ms), 0), max(latency_ms)
-            FROM inserted GROUP BY service, date_trunc('minute', ts)
-            """, connection, tx))
+        foreach (var (partition, first) in _firstOffsets)
         {
-            await insert.ExecuteNonQueryAsync(ct);
+            if (_ledger.TryGetValue(partition, out var next) && first < next)
+            {
+                return false;
+            }
         }
 
-        await tx.CommitAsync(ct);
+        return true;
     }
 
-    private async Task CopyAsync(string table, EventBatch batch, CancellationToken ct)
+    /// <summary>The ledger first, then only the events of messages it does not count as stored.</summary>
+    private async Task<EventWriteResult> WriteUnstoredAsync(EventBatch batch, string topic, CancellationToken ct)
+    {
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await LockLedgerAsync(topic, batch, tx, ct);
+        _unstored.Clear();
+        foreach (var row in CollectionsMarshal.AsSpan(batch.Events))
+        {
+            if (!_ledger.TryGetValue(row.Partition, out var next) || row.Offset >= next)
+            {
+                _unstored.Add(row);
+            }
+        }
+
+        if (_unstored.Count > 0)
+        {
+            await CopyAsync("events", _unstored, batch.Text, ct);
+            await AddMinutesAsync(_unstored, ct);
+        }
+
+        await MoveLedgerAsync(topic, batch, tx, ct);
+        await tx.CommitAsync(ct);
+        var result = new EventWriteResult(EventWritePath.Filtered, _unstored.Count, batch.Count - _unstored.Count);
+        _unstored.Clear(); // no strings held past the batch
+        return result;
+    }
+
+    /// <summary>Creates the batch's partitions' ledger rows where missing, then locks them in partition order and reads them.</summary>
+    private async Task LockLedgerAsync(string topic, EventBatch batch, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        var partitions = batch.Consumed.Keys.Order().ToArray();
+        await using var lockRows = new NpgsqlBatch(connection, tx)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand(
+                    """
+                    INSERT INTO event_offsets (topic, partition, next_offset, last_fingerprint)
+                    SELECT $1, p, 0, 0 FROM unnest($2::integer[]) AS p ORDER BY p
+                    ON CONFLICT DO NOTHING
+                    """) { Parameters = { new() { Value = topic }, new() { Value = partitions } } },
+                new NpgsqlBatchCommand("SELECT partition, next_offset FROM event_offsets WHERE topic = $1 AND partition = ANY($2) ORDER BY partition FOR UPDATE")
+                {
+                    Parameters = { new() { Value = topic }, new() { Value = partitions } },
+                },
+            },
+        };
+        _ledger.Clear();
+        await using var reader = await lockRows.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            _ledger[reader.GetInt32(0)] = reader.GetInt64(1);
+        }
+    }
+
+    /// <summary>Moves each partition's ledger row forward to where the batch left it (never back: a slower member's batch may land after a faster one's).</summary>
+    private async Task MoveLedgerAsync(string topic, EventBatch batch, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        var n = batch.Consumed.Count;
+        var partitions = new int[n];
+        var nexts = new long[n];
+        var fingerprints = new long[n];
+        var i = 0;
+        foreach (var (partition, position) in batch.Consumed)
+        {
+            (partitions[i], nexts[i], fingerprints[i]) = (partition, position.Next, MessageFingerprint.Of(position.LastValue));
+            i++;
+        }
+
+        await using var move = new NpgsqlCommand(
+            """
+            UPDATE event_offsets o SET next_offset = b.next, last_fingerprint = b.fingerprint
+            FROM unnest($2::integer[], $3::bigint[], $4::bigint[]) AS b(partition, next, fingerprint)
+            WHERE o.topic = $1 AND o.partition = b.partition AND o.next_offset < b.next
+            """, connection, tx)
+        {
+            Parameters = { new() { Value = topic }, new() { Value = partitions }, new() { Value = nexts }, new() { Value = fingerprints } },
+        };
+        await move.ExecuteNonQueryAsync(ct);
+    }
+
+    private async Task CopyAsync(string table, List<StoredEvent> rows, Utf8Arena text, CancellationToken ct)
     {
         await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct);
         var buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
@@ -134,7 +244,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
         {
             EventCopyRows.Header.CopyTo(buffer);
             var used = EventCopyRows.Header.Length;
-            foreach (var row in batch.Events)
+            foreach (var row in rows)
             {
                 var most = EventCopyRows.MaxBytes(row);
                 if (used + most > buffer.Length)
@@ -148,7 +258,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
                     }
                 }
 
-                used += EventCopyRows.Write(buffer.AsSpan(used), row, batch.Text);
+                used += EventCopyRows.Write(buffer.AsSpan(used), row, text);
             }
 
             if (used + EventCopyRows.Trailer.Length > buffer.Length)
@@ -180,18 +290,17 @@ public sealed class EventWriter(NpgsqlConnection connection)
     }
 
     /// <summary>
-    /// Appends the batch's per-service, per-minute counts to <c>event_minutes_pending</c> (only for a batch that was
-    /// inserted whole), as the staging path's SQL would: events, errors (level ERROR and above), latencies
+    /// Appends the per-service, per-minute counts of the rows stored to <c>event_minutes_pending</c>: events, errors (level ERROR and above), latencies
     /// counted, summed and their maximum. An append takes no row lock and checks no key. The rows go by binary COPY
     /// from a list kept between batches: array parameters (one element per minute, thousands per batch) cost
     /// large-object-heap garbage on both sides and an unnest on the server.
     /// </summary>
-    private async Task AddMinutesAsync(EventBatch batch, CancellationToken ct)
+    private async Task AddMinutesAsync(List<StoredEvent> rows, CancellationToken ct)
     {
         // The batch is sorted by service, then time (WriteAsync): each service's minute is one run of adjacent rows.
         var minutes = _minutes;
         minutes.Clear();
-        foreach (var (e, _, _, _) in batch.Events)
+        foreach (var (e, _, _, _) in rows)
         {
             var minute = e.TimestampTicks - (e.TimestampTicks % TimeSpan.TicksPerMinute);
             if (minutes.Count == 0 || minutes[^1].Start != minute || !string.Equals(minutes[^1].Service, e.Service, StringComparison.Ordinal))

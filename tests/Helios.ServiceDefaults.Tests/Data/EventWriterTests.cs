@@ -12,7 +12,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     private static readonly DateTimeOffset Start = new(2026, 11, 30, 23, 58, 0, TimeSpan.Zero); // the batches cross midnight: two daily partitions
 
     [Fact]
-    public async Task WriteAsync_FreshBatchesDirect_ReplayedOverlapThroughStaging_EveryEventStoredAndCountedOnce()
+    public async Task WriteAsync_FreshBatchesWhole_ReplayedOverlapLeavesOutWhatTheLedgerHas_EveryEventStoredAndCountedOnce()
     {
         await using var db = await infra.NewDatabaseAsync();
         await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
@@ -20,21 +20,65 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         var writer = new EventWriter(connection);
         var all = Events(300);
 
-        Assert.Equal(EventWritePath.Direct, await writer.WriteAsync(Batch(all[..150]), CancellationToken.None));
+        Assert.Equal(new EventWriteResult(EventWritePath.Direct, 150, 0), await WriteAsync(writer, all[..150]));
         await AssertStoredExactlyAsync(db, all[..150]);
         await FoldAndAssertAsync(connection, db, all[..150]);
+        await AssertLedgerAsync(db, all[..150]);
 
-        // Re-read after a crash: the first 100 are stored already, the last 50 are not.
-        Assert.Equal(EventWritePath.Staging, await writer.WriteAsync(Batch(all[50..200]), CancellationToken.None));
+        // Read again after a crash: the first 100 are stored already, the last 50 are not.
+        Assert.Equal(new EventWriteResult(EventWritePath.Filtered, 50, 100), await WriteAsync(writer, all[50..200]));
         await AssertStoredExactlyAsync(db, all[..200]);
+        await AssertLedgerAsync(db, all[..200]);
 
-        Assert.Equal(EventWritePath.Direct, await writer.WriteAsync(Batch(all[200..]), CancellationToken.None));
+        Assert.Equal(new EventWriteResult(EventWritePath.Direct, 100, 0), await WriteAsync(writer, all[200..]));
         await AssertStoredExactlyAsync(db, all);
 
         // The whole stream again, as after a rebalance to a member that had committed nothing: nothing changes.
-        Assert.Equal(EventWritePath.Staging, await writer.WriteAsync(Batch(all), CancellationToken.None));
+        Assert.Equal(new EventWriteResult(EventWritePath.Filtered, 0, 300), await WriteAsync(writer, all));
         await AssertStoredExactlyAsync(db, all);
         await FoldAndAssertAsync(connection, db, all);
+        await AssertLedgerAsync(db, all);
+
+        // The ledger is per topic: the same partitions and offsets of another topic are other messages.
+        Assert.Equal(new EventWriteResult(EventWritePath.Direct, 300, 0), await WriteAsync(writer, all, topic: "events-other"));
+        await using var count = db.CreateCommand("SELECT count(*) FROM events");
+        Assert.Equal(600L, (long)(await count.ExecuteScalarAsync())!);
+    }
+
+    /// <summary>
+    /// Two writers on two connections, as the storage worker runs them: the second batch's COPY runs while the first is
+    /// held open, and its ledger step waits for the first write. A batch of malformed messages only (no event) still
+    /// moves the ledger, so they are not read as unstored again.
+    /// </summary>
+    [Fact]
+    public async Task WriteAsync_SecondWriterAfterFirst_LedgerMovesInBatchOrder_AndABatchWithoutEventsMovesItToo()
+    {
+        await using var db = await infra.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var first = await db.OpenConnectionAsync();
+        await using var second = await db.OpenConnectionAsync();
+        var all = Events(400);
+        var release = new TaskCompletionSource();
+        var held = release.Task.ContinueWith(_ => { }, TaskScheduler.Default);
+
+        var one = new EventWriter(first).WriteAsync(Batch(all[..200]), "events", held, CancellationToken.None);
+        var two = new EventWriter(second).WriteAsync(Batch(all[200..]), "events", one, CancellationToken.None);
+        await Task.Delay(300);
+        Assert.False(two.IsCompleted, "the second write waits for the first");
+        release.SetResult();
+        Assert.Equal(new EventWriteResult(EventWritePath.Direct, 200, 0), await one);
+        Assert.Equal(new EventWriteResult(EventWritePath.Direct, 200, 0), await two);
+        await AssertStoredExactlyAsync(db, all);
+        await AssertLedgerAsync(db, all);
+
+        var malformed = new EventBatch();
+        malformed.MarkConsumed(0, 400, "{not json"u8.ToArray());
+        Assert.Equal(new EventWriteResult(EventWritePath.Direct, 0, 0), await new EventWriter(first).WriteAsync(malformed, "events", Task.CompletedTask, CancellationToken.None));
+        await using var next = db.CreateCommand("SELECT next_offset, last_fingerprint FROM event_offsets WHERE topic = 'events' AND partition = 0");
+        await using var reader = await next.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(401L, reader.GetInt64(0));
+        Assert.Equal(MessageFingerprint.Of("{not json"u8.ToArray()), reader.GetInt64(1));
     }
 
     /// <summary>
@@ -66,7 +110,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
             var writer = new EventWriter(connection);
             foreach (var chunk in half.Chunk(50))
             {
-                Assert.Equal(EventWritePath.Direct, await writer.WriteAsync(Batch(chunk), CancellationToken.None));
+                Assert.Equal(EventWritePath.Direct, (await WriteAsync(writer, chunk)).Path);
             }
         }));
         await writing.CancelAsync();
@@ -87,7 +131,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         await using var connection = await db.OpenConnectionAsync();
         var beforeMidnight = Events(120); // 23:58:00 to 23:59:59: one daily partition
         var shuffled = beforeMidnight.OrderBy(_ => Random.Shared.Next()).ToArray();
-        Assert.Equal(EventWritePath.Direct, await new EventWriter(connection).WriteAsync(Batch(shuffled), CancellationToken.None));
+        Assert.Equal(EventWritePath.Direct, (await WriteAsync(new EventWriter(connection), shuffled)).Path);
 
         await AssertStoredExactlyAsync(db, beforeMidnight);
         var stored = new List<(string Service, DateTime Ts)>();
@@ -112,7 +156,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
         await using var connection = await db.OpenConnectionAsync();
         var events = Events(6000); // 23:58:00 to 01:37:59: two daily partitions
-        await new EventWriter(connection).WriteAsync(Batch(events), CancellationToken.None);
+        await WriteAsync(new EventWriter(connection), events);
 
         Assert.True(await EventWriter.SummarizeNewRangesAsync(connection, CancellationToken.None) >= 2, "a range or more in each partition");
         Assert.Equal(0L, await EventWriter.SummarizeNewRangesAsync(connection, CancellationToken.None));
@@ -153,7 +197,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         var events = Events(3000);
         var longMessage = string.Concat(Enumerable.Repeat("é-long-", 20_000)); // 160,000 bytes of UTF-8
         events[1500] = (events[1500].Event with { Message = longMessage }, events[1500].Partition, events[1500].Offset);
-        Assert.Equal(EventWritePath.Direct, await new EventWriter(connection).WriteAsync(Batch(events), CancellationToken.None));
+        Assert.Equal(EventWritePath.Direct, (await WriteAsync(new EventWriter(connection), events)).Path);
 
         await AssertStoredExactlyAsync(db, events);
         await using var cmd = db.CreateCommand("SELECT count(*) FILTER (WHERE message = 'm'), max(length(message)) FROM events");
@@ -177,7 +221,8 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         batch.Add(fields, text, 0, 1);
         Assert.True(EventParser.TryParse(bytes, out var parsed, out _));
         batch.Add(parsed!, 0, 2);
-        Assert.Equal(EventWritePath.Direct, await new EventWriter(connection).WriteAsync(batch, CancellationToken.None));
+        batch.MarkConsumed(0, 2, bytes);
+        Assert.Equal(EventWritePath.Direct, (await new EventWriter(connection).WriteAsync(batch, "events", Task.CompletedTask, CancellationToken.None)).Path);
 
         await using var cmd = db.CreateCommand(
             "SELECT service, message, trace_id, span_id, metadata->>'endpoint', metadata->'deep'->'k'->>1, latency_ms, ts, level, endpoint, kafka_partition, kafka_offset FROM events ORDER BY kafka_offset");
@@ -200,15 +245,38 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         }
     }
 
+    private static Task<EventWriteResult> WriteAsync(EventWriter writer, IEnumerable<(TelemetryEvent Event, int Partition, long Offset)> events, string topic = "events") =>
+        writer.WriteAsync(Batch(events), topic, Task.CompletedTask, CancellationToken.None);
+
+    /// <summary>The events as read: each message marked consumed (its value stands for the message), in offset order per partition.</summary>
     private static EventBatch Batch(IEnumerable<(TelemetryEvent Event, int Partition, long Offset)> events)
     {
         var batch = new EventBatch();
-        foreach (var (e, partition, offset) in events)
+        foreach (var (e, partition, offset) in events.OrderBy(e => e.Offset))
         {
             batch.Add(e, partition, offset);
+            batch.MarkConsumed(partition, offset, Value(partition, offset));
         }
 
         return batch;
+    }
+
+    private static byte[] Value(int partition, long offset) => System.Text.Encoding.UTF8.GetBytes($"message {partition}/{offset}");
+
+    /// <summary>Per partition, the ledger is at the offset after the last event written and fingerprints that message.</summary>
+    private static async Task AssertLedgerAsync(NpgsqlDataSource db, (TelemetryEvent Event, int Partition, long Offset)[] written)
+    {
+        var want = written.GroupBy(e => e.Partition).OrderBy(g => g.Key)
+            .Select(g => (g.Key, g.Max(e => e.Offset) + 1, MessageFingerprint.Of(Value(g.Key, g.Max(e => e.Offset))))).ToList();
+        var ledger = new List<(int, long, long)>();
+        await using var cmd = db.CreateCommand("SELECT partition, next_offset, last_fingerprint FROM event_offsets WHERE topic = 'events' ORDER BY partition");
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            ledger.Add((reader.GetInt32(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        Assert.Equal(want, ledger);
     }
 
     /// <summary>
