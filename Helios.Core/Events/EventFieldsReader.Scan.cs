@@ -19,9 +19,18 @@ public sealed partial class EventFieldsReader
         [(byte)'"', (byte)'\\', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]);
 
     /// <summary>The event's fields when it is in a plain form; false when unsure (not: invalid). UTF-8 validity is the caller's.</summary>
-    internal bool TryScan(ReadOnlySpan<byte> json, out EventFields evt)
+    internal bool TryScan(ReadOnlySpan<byte> json, out EventFields evt) => TryScan(json, null, out evt, out _);
+
+    /// <summary>
+    /// <see cref="TryScan(ReadOnlySpan{byte}, out EventFields)"/>, and with an <paramref name="arena"/> the text storage
+    /// keeps, as the token pass appends it (a message or id with an escape is left to that pass, which unescapes it). On
+    /// false, what was appended is the caller's to truncate.
+    /// </summary>
+    internal bool TryScan(ReadOnlySpan<byte> json, Utf8Arena? arena, out EventFields evt, out EventTextRange text)
     {
         evt = default;
+        text = default;
+        Utf8Range message = Utf8Range.None, traceId = Utf8Range.None, spanId = Utf8Range.None, metadata = Utf8Range.None;
         var i = Whitespace(json, 0);
         if (!At(json, i, (byte)'{'))
         {
@@ -64,7 +73,7 @@ public sealed partial class EventFieldsReader
 
                     break;
                 case Service:
-                    if (!PlainString(json, ref i, out var text) || (service = Name(text, EventParser.MaxServiceLength)) is null || string.IsNullOrWhiteSpace(service))
+                    if (!PlainString(json, ref i, out var serviceText) || (service = Name(serviceText, EventParser.MaxServiceLength)) is null || string.IsNullOrWhiteSpace(service))
                     {
                         return false;
                     }
@@ -78,11 +87,29 @@ public sealed partial class EventFieldsReader
 
                     break;
                 case Metadata:
+                    var start = i;
                     if (At(json, i, (byte)'{') ? !ScanMetadata(json, ref i, ref latency, ref endpoint) : !Literal(json, ref i, "null"u8))
                     {
                         return false;
                     }
 
+                    if (arena is not null && json[start] == '{')
+                    {
+                        // The object's own bytes, as JsonElement.GetRawText returns them.
+                        metadata = arena.Append(json[start..i]);
+                    }
+
+                    break;
+                case Message or TraceId or SpanId when arena is not null && At(json, i, (byte)'"'):
+                    if (!PlainString(json, ref i, out var value))
+                    {
+                        return false;
+                    }
+
+                    var range = arena.Append(value);
+                    message = field == Message ? range : message;
+                    traceId = field == TraceId ? range : traceId;
+                    spanId = field == SpanId ? range : spanId;
                     break;
                 case Message or TraceId or SpanId:
                     if (At(json, i, (byte)'"') ? !SkipString(json, ref i) : !Literal(json, ref i, "null"u8))
@@ -119,6 +146,11 @@ public sealed partial class EventFieldsReader
         }
 
         evt = new EventFields(ticks, service, level.Value, latency, endpoint);
+        if (arena is not null)
+        {
+            text = new EventTextRange(message.IsNull ? arena.Commit(0) : message, traceId, spanId, metadata);
+        }
+
         return true;
     }
 

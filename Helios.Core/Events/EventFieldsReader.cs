@@ -56,12 +56,22 @@ public sealed partial class EventFieldsReader
             return false;
         }
 
-        // The plain forms first, by the byte scanner (the detector's path; storage needs the text too).
-        if (arena is null && TryScan(utf8, out evt))
+        // The plain forms first, by the byte scanner (with the text storage keeps, when asked).
+        var mark = arena?.Length ?? 0;
+        if (TryScan(utf8, arena, out evt, out text))
         {
             return true;
         }
 
+        arena?.Truncate(mark);
+        return TryReadTokens(utf8, arena, out evt, out text);
+    }
+
+    /// <summary>The token pass alone (<see cref="Utf8JsonReader"/>), for what the scanner was unsure of; on false nothing stays appended.</summary>
+    internal bool TryReadTokens(ReadOnlySpan<byte> utf8, Utf8Arena? arena, out EventFields evt, out EventTextRange text)
+    {
+        evt = default;
+        text = default;
         var mark = arena?.Length ?? 0;
         try
         {

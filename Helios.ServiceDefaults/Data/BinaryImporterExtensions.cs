@@ -3,7 +3,7 @@ using NpgsqlTypes;
 
 namespace Helios.ServiceDefaults.Data;
 
-/// <summary>A value or NULL in a binary COPY row (the window records' and the per-minute sums' optional columns).</summary>
+/// <summary>A value or NULL in a binary COPY row (the window records' optional columns).</summary>
 internal static class BinaryImporterExtensions
 {
     public static Task WriteOrNullAsync<T>(this NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken ct)

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using Helios.Core.Events;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Helios.ServiceDefaults.Data;
 
@@ -272,15 +271,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
         }
         catch
         {
-            // Ends the COPY without its rows; on a broken connection this fails too, and the first error is the one to see.
-            try
-            {
-                await copy.CancelAsync();
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
-            {
-            }
-
+            await CancelQuietlyAsync(copy);
             throw;
         }
         finally
@@ -289,11 +280,23 @@ public sealed class EventWriter(NpgsqlConnection connection)
         }
     }
 
+    /// <summary>Ends a COPY without its rows; on a broken connection this fails too, and the first error is the one to see.</summary>
+    private static async Task CancelQuietlyAsync(NpgsqlRawCopyStream copy)
+    {
+        try
+        {
+            await copy.CancelAsync();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
+        {
+        }
+    }
+
     /// <summary>
     /// Appends the per-service, per-minute counts of the rows stored to <c>event_minutes_pending</c>: events, errors (level ERROR and above), latencies
-    /// counted, summed and their maximum. An append takes no row lock and checks no key. The rows go by binary COPY
-    /// from a list kept between batches: array parameters (one element per minute, thousands per batch) cost
-    /// large-object-heap garbage on both sides and an unnest on the server.
+    /// counted, summed and their maximum. An append takes no row lock and checks no key. The rows go by binary COPY,
+    /// encoded here (<see cref="EventCopyRows.WriteMinute"/>), from a list kept between batches: array parameters (one
+    /// element per minute, thousands per batch) cost large-object-heap garbage on both sides and an unnest on the server.
     /// </summary>
     private async Task AddMinutesAsync(List<StoredEvent> rows, CancellationToken ct)
     {
@@ -323,22 +326,43 @@ public sealed class EventWriter(NpgsqlConnection connection)
             }
         }
 
-        await using (var copy = await connection.BeginBinaryImportAsync(
+        await using (var copy = await connection.BeginRawBinaryCopyAsync(
             "COPY event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max) FROM STDIN (FORMAT BINARY)", ct))
         {
-            foreach (var m in minutes)
+            var buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
+            try
             {
-                await copy.StartRowAsync(ct);
-                await copy.WriteAsync(m.Service, NpgsqlDbType.Text, ct);
-                await copy.WriteAsync(new DateTime(m.Start, DateTimeKind.Utc), NpgsqlDbType.TimestampTz, ct);
-                await copy.WriteAsync(m.Events, NpgsqlDbType.Bigint, ct);
-                await copy.WriteAsync(m.Errors, NpgsqlDbType.Bigint, ct);
-                await copy.WriteAsync(m.LatencyCount, NpgsqlDbType.Bigint, ct);
-                await copy.WriteAsync(m.LatencySum, NpgsqlDbType.Double, ct);
-                await copy.WriteOrNullAsync(m.LatencyCount == 0 ? (double?)null : m.LatencyMax, NpgsqlDbType.Double, ct);
-            }
+                EventCopyRows.Header.CopyTo(buffer);
+                var used = EventCopyRows.Header.Length;
+                foreach (var m in minutes)
+                {
+                    var most = EventCopyRows.MaxMinuteBytes(m.Service);
+                    if (used + most + EventCopyRows.Trailer.Length > buffer.Length)
+                    {
+                        await copy.WriteAsync(buffer.AsMemory(0, used), ct);
+                        used = 0;
+                        if (most + EventCopyRows.Trailer.Length > buffer.Length)
+                        {
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = ArrayPool<byte>.Shared.Rent(most + EventCopyRows.Trailer.Length);
+                        }
+                    }
 
-            await copy.CompleteAsync(ct);
+                    used += EventCopyRows.WriteMinute(buffer.AsSpan(used), m.Service, m.Start, m.Events, m.Errors, m.LatencyCount, m.LatencySum, m.LatencyMax);
+                }
+
+                EventCopyRows.Trailer.CopyTo(buffer.AsSpan(used));
+                await copy.WriteAsync(buffer.AsMemory(0, used + EventCopyRows.Trailer.Length), ct);
+            }
+            catch
+            {
+                await CancelQuietlyAsync(copy);
+                throw;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
 
         minutes.Clear(); // no service names held past the batch

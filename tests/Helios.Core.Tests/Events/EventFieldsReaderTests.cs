@@ -155,11 +155,25 @@ public sealed class EventFieldsReaderTests
     }
 
     /// <summary>The reader's row with its text decoded from the arena, to compare with <see cref="TextOf"/>.</summary>
-    internal static bool TryReadRow(EventFieldsReader reader, byte[] utf8, out EventFields evt, out (string Message, string? TraceId, string? SpanId, string? Metadata) text)
+    internal static bool TryReadRow(EventFieldsReader reader, byte[] utf8, out EventFields evt, out (string Message, string? TraceId, string? SpanId, string? Metadata) text) =>
+        ReadRowWith(utf8, out evt, out text, (arena, out ranges) => (reader.TryReadRow(utf8, arena, out var e, out ranges), e));
+
+    /// <summary>The token pass alone, as the scanner's tests compare with it.</summary>
+    internal static bool TryReadTokens(EventFieldsReader reader, byte[] utf8, out EventFields evt, out (string Message, string? TraceId, string? SpanId, string? Metadata) text) =>
+        ReadRowWith(utf8, out evt, out text, (arena, out ranges) => (reader.TryReadTokens(utf8, arena, out var e, out ranges), e));
+
+    /// <summary>The scanner alone, with the text it appends.</summary>
+    internal static bool TryScanRow(EventFieldsReader reader, byte[] utf8, out EventFields evt, out (string Message, string? TraceId, string? SpanId, string? Metadata) text) =>
+        ReadRowWith(utf8, out evt, out text, (arena, out ranges) => (reader.TryScan(utf8, arena, out var e, out ranges), e));
+
+    private delegate (bool Read, EventFields Event) RowReader(Utf8Arena arena, out EventTextRange ranges);
+
+    private static bool ReadRowWith(byte[] utf8, out EventFields evt, out (string Message, string? TraceId, string? SpanId, string? Metadata) text, RowReader read)
     {
         var arena = new Utf8Arena(256);
         text = default;
-        if (!reader.TryReadRow(utf8, arena, out evt, out var ranges))
+        (var ok, evt) = read(arena, out var ranges);
+        if (!ok)
         {
             return false;
         }
