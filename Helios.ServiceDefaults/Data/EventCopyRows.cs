@@ -30,7 +30,8 @@ internal static class EventCopyRows
         + row.Text.Message.Length + row.Text.TraceId.Length + row.Text.SpanId.Length + 1 + row.Text.MetadataJson.Length;
 
     /// <summary>Writes the row at the start of <paramref name="destination"/> (at least <see cref="MaxBytes"/> long); returns its length.</summary>
-    public static int Write(Span<byte> destination, in StoredEvent row, Utf8Arena text)
+    /// <param name="metadataJsonb">Whether <c>events.metadata</c> is jsonb (a version byte before the text) rather than json.</param>
+    public static int Write(Span<byte> destination, in StoredEvent row, Utf8Arena text, bool metadataJsonb)
     {
         var (e, ranges, partition, offset) = row;
         var at = 0;
@@ -46,7 +47,7 @@ internal static class EventCopyRows
         at += e.Endpoint is null ? Null(destination[at..]) : Utf16(destination[at..], e.Endpoint);
         at += Utf8(destination[at..], ranges.TraceId, text, jsonb: false);
         at += Utf8(destination[at..], ranges.SpanId, text, jsonb: false);
-        at += Utf8(destination[at..], ranges.MetadataJson, text, jsonb: true);
+        at += Utf8(destination[at..], ranges.MetadataJson, text, jsonb: metadataJsonb);
         BinaryPrimitives.WriteInt32BigEndian(destination[at..], 4);
         BinaryPrimitives.WriteInt32BigEndian(destination[(at + 4)..], partition);
         at += 8;

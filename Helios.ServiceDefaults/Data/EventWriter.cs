@@ -88,6 +88,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
     private RowKey[] _keys = [];
     private StoredEvent[] _rows = [];
     private bool? _partitioned;
+    private bool? _metadataJsonb;
 
     /// <summary>Writes one batch read from <paramref name="topic"/>, after <paramref name="previous"/> has moved the ledger.</summary>
     public async Task<EventWriteResult> WriteAsync(EventBatch batch, string topic, Task previous, CancellationToken ct)
@@ -257,7 +258,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
                     }
                 }
 
-                used += EventCopyRows.Write(buffer.AsSpan(used), row, text);
+                used += EventCopyRows.Write(buffer.AsSpan(used), row, text, _metadataJsonb!.Value);
             }
 
             if (used + EventCopyRows.Trailer.Length > buffer.Length)
@@ -497,6 +498,10 @@ public sealed class EventWriter(NpgsqlConnection connection)
         {
             await using var kind = new NpgsqlCommand("SELECT relkind = 'p' FROM pg_class WHERE oid = 'events'::regclass", connection);
             _partitioned = (bool)(await kind.ExecuteScalarAsync(ct))!;
+            // json (migration 0011), or jsonb on a TimescaleDB hypertable: their binary COPY forms differ by a version byte.
+            await using var metadata = new NpgsqlCommand(
+                "SELECT atttypid = 'jsonb'::regtype FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'metadata'", connection);
+            _metadataJsonb = (bool)(await metadata.ExecuteScalarAsync(ct))!;
         }
 
         if (_partitioned is not true)

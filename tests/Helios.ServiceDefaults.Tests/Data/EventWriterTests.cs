@@ -225,7 +225,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         Assert.Equal(EventWritePath.Direct, (await new EventWriter(connection).WriteAsync(batch, "events", Task.CompletedTask, CancellationToken.None)).Path);
 
         await using var cmd = db.CreateCommand(
-            "SELECT service, message, trace_id, span_id, metadata->>'endpoint', metadata->'deep'->'k'->>1, latency_ms, ts, level, endpoint, kafka_partition, kafka_offset FROM events ORDER BY kafka_offset");
+            "SELECT service, message, trace_id, span_id, metadata->>'endpoint', metadata->'deep'->'k'->>1, latency_ms, ts, level, endpoint, kafka_partition, kafka_offset, metadata::text FROM events ORDER BY kafka_offset");
         await using var reader = await cmd.ExecuteReaderAsync();
         for (var row = 0; row < 2; row++)
         {
@@ -242,6 +242,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
             Assert.Equal("/x", reader.GetString(9));
             Assert.Equal(0, reader.GetInt32(10));
             Assert.Equal(row + 1L, reader.GetInt64(11));
+            Assert.Equal("""{"endpoint":"/x","latency_ms":12.5,"deep":{"k":[1,"é"]}}""", reader.GetString(12)); // json: the text as it arrived
         }
     }
 
