@@ -8,8 +8,38 @@ namespace Helios.ServiceDefaults.Data;
 /// <summary>An accepted event's columns (its text in the batch's <see cref="Utf8Arena"/>) and where it was read.</summary>
 public readonly record struct StoredEvent(EventFields Event, EventTextRange Text, int Partition, long Offset);
 
-/// <summary>Where a batch left a partition: the offset after the last message read into it, and that message's value.</summary>
-public readonly record struct ConsumedPosition(long Next, byte[] LastValue);
+/// <summary>
+/// Where a batch left a partition: the offset after the last message read into it, and a copy of that message's value
+/// (kept in a buffer reused from batch to batch, since messages are read in place and released).
+/// </summary>
+public sealed class ConsumedPosition
+{
+    private byte[] _last = new byte[1024];
+    private int _length = -1;
+
+    public long Next { get; private set; }
+
+    /// <summary>The fingerprint of the last message's value (see <see cref="MessageFingerprint"/>).</summary>
+    public long Fingerprint => _length < 0 ? MessageFingerprint.Null : MessageFingerprint.Of(_last.AsSpan(0, _length));
+
+    internal void Set(long offset, ReadOnlySpan<byte> value, bool isNull)
+    {
+        Next = offset + 1;
+        if (isNull)
+        {
+            _length = -1;
+            return;
+        }
+
+        if (value.Length > _last.Length)
+        {
+            _last = new byte[Math.Max(value.Length, _last.Length * 2)];
+        }
+
+        value.CopyTo(_last);
+        _length = value.Length;
+    }
+}
 
 /// <summary>
 /// A batch of events to store: their columns, their text as UTF-8 in one reusable buffer, and, per partition, how far
@@ -17,6 +47,8 @@ public readonly record struct ConsumedPosition(long Next, byte[] LastValue);
 /// </summary>
 public sealed class EventBatch(int capacity = 20_000)
 {
+    private readonly Dictionary<int, ConsumedPosition> _positions = []; // kept between batches: their buffers are reused
+
     public List<StoredEvent> Events { get; } = new(capacity);
 
     public Utf8Arena Text { get; } = new();
@@ -33,13 +65,23 @@ public sealed class EventBatch(int capacity = 20_000)
         Add(EventFields.From(e), new EventTextRange(Text.Append(e.Message), Text.Append(e.TraceId), Text.Append(e.SpanId), Text.Append(e.Metadata?.GetRawText())), partition, offset);
 
     /// <summary>Records a message read into the batch, in the partition's order, whether it added an event or not.</summary>
-    public void MarkConsumed(int partition, long offset, byte[] value) => Consumed[partition] = new ConsumedPosition(offset + 1, value);
+    public void MarkConsumed(int partition, long offset, ReadOnlySpan<byte> value, bool isNull = false)
+    {
+        ref var position = ref CollectionsMarshal.GetValueRefOrAddDefault(Consumed, partition, out var known);
+        if (!known)
+        {
+            ref var kept = ref CollectionsMarshal.GetValueRefOrAddDefault(_positions, partition, out var exists);
+            position = exists ? kept! : (kept = new ConsumedPosition());
+        }
+
+        position!.Set(offset, value, isNull);
+    }
 
     public void Clear()
     {
         Events.Clear();
         Text.Clear();
-        Consumed.Clear(); // no message values held past the batch
+        Consumed.Clear();
     }
 }
 
@@ -220,7 +262,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
         var i = 0;
         foreach (var (partition, position) in batch.Consumed)
         {
-            (partitions[i], nexts[i], fingerprints[i]) = (partition, position.Next, MessageFingerprint.Of(position.LastValue));
+            (partitions[i], nexts[i], fingerprints[i]) = (partition, position.Next, position.Fingerprint);
             i++;
         }
 

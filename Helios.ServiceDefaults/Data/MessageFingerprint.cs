@@ -10,14 +10,15 @@ public static class MessageFingerprint
     private const ulong OffsetBasis = 14695981039346656037;
     private const ulong Prime = 1099511628211;
 
-    /// <summary>The fingerprint of <paramref name="value"/>; a null value (a tombstone) has one of its own.</summary>
-    public static long Of(byte[]? value)
-    {
-        if (value is null)
-        {
-            return -1;
-        }
+    /// <summary>A null value's (a tombstone's): no value's fingerprint is negative.</summary>
+    public const long Null = -1;
 
+    /// <summary>The fingerprint of <paramref name="value"/>, <see cref="Null"/> for null.</summary>
+    public static long Of(byte[]? value) => value is null ? Null : Of(value.AsSpan());
+
+    /// <summary>The fingerprint of a value read in place.</summary>
+    public static long Of(ReadOnlySpan<byte> value)
+    {
         var hash = OffsetBasis;
         foreach (var b in value)
         {
