@@ -278,9 +278,24 @@ public sealed class EventWriter(NpgsqlConnection connection)
         await move.ExecuteNonQueryAsync(ct);
     }
 
-    private async Task CopyAsync(string table, List<StoredEvent> rows, Utf8Arena text, CancellationToken ct)
+    private Task CopyAsync(string table, List<StoredEvent> rows, Utf8Arena text, CancellationToken ct)
     {
-        await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct);
+        var jsonb = _metadataJsonb!.Value;
+        return CopyRowsAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", rows, EventCopyRows.MaxBytes,
+            (Span<byte> destination, in StoredEvent row) => EventCopyRows.Write(destination, row, text, jsonb), ct);
+    }
+
+    private delegate int RowEncoder<T>(Span<byte> destination, in T row);
+
+    private delegate int RowBound<T>(in T row);
+
+    /// <summary>
+    /// One binary COPY of <paramref name="rows"/>, each encoded by Helios into a buffer of <see cref="CopyChunkBytes"/>
+    /// (a longer one into a buffer of its own size) that is sent as it fills.
+    /// </summary>
+    private async Task CopyRowsAsync<T>(string copyCommand, List<T> rows, RowBound<T> maxBytes, RowEncoder<T> encode, CancellationToken ct)
+    {
+        await using var copy = await connection.BeginRawBinaryCopyAsync(copyCommand, ct);
         var buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
         try
         {
@@ -288,7 +303,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
             var used = EventCopyRows.Header.Length;
             foreach (var row in rows)
             {
-                var most = EventCopyRows.MaxBytes(row);
+                var most = maxBytes(row) + EventCopyRows.Trailer.Length;
                 if (used + most > buffer.Length)
                 {
                     await copy.WriteAsync(buffer.AsMemory(0, used), ct);
@@ -300,13 +315,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
                     }
                 }
 
-                used += EventCopyRows.Write(buffer.AsSpan(used), row, text, _metadataJsonb!.Value);
-            }
-
-            if (used + EventCopyRows.Trailer.Length > buffer.Length)
-            {
-                await copy.WriteAsync(buffer.AsMemory(0, used), ct);
-                used = 0;
+                used += encode(buffer.AsSpan(used), row);
             }
 
             EventCopyRows.Trailer.CopyTo(buffer.AsSpan(used));
@@ -369,45 +378,12 @@ public sealed class EventWriter(NpgsqlConnection connection)
             }
         }
 
-        await using (var copy = await connection.BeginRawBinaryCopyAsync(
-            "COPY event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max) FROM STDIN (FORMAT BINARY)", ct))
-        {
-            var buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
-            try
-            {
-                EventCopyRows.Header.CopyTo(buffer);
-                var used = EventCopyRows.Header.Length;
-                foreach (var m in minutes)
-                {
-                    var most = EventCopyRows.MaxMinuteBytes(m.Service);
-                    if (used + most + EventCopyRows.Trailer.Length > buffer.Length)
-                    {
-                        await copy.WriteAsync(buffer.AsMemory(0, used), ct);
-                        used = 0;
-                        if (most + EventCopyRows.Trailer.Length > buffer.Length)
-                        {
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = ArrayPool<byte>.Shared.Rent(most + EventCopyRows.Trailer.Length);
-                        }
-                    }
-
-                    used += EventCopyRows.WriteMinute(buffer.AsSpan(used), m.Service, m.Start, m.Events, m.Errors, m.LatencyCount, m.LatencySum, m.LatencyMax);
-                }
-
-                EventCopyRows.Trailer.CopyTo(buffer.AsSpan(used));
-                await copy.WriteAsync(buffer.AsMemory(0, used + EventCopyRows.Trailer.Length), ct);
-            }
-            catch
-            {
-                await CancelQuietlyAsync(copy);
-                throw;
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-
+        await CopyRowsAsync(
+            "COPY event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max) FROM STDIN (FORMAT BINARY)",
+            minutes,
+            (in Minute m) => EventCopyRows.MaxMinuteBytes(m.Service),
+            (Span<byte> destination, in Minute m) => EventCopyRows.WriteMinute(destination, m.Service, m.Start, m.Events, m.Errors, m.LatencyCount, m.LatencySum, m.LatencyMax),
+            ct);
         minutes.Clear(); // no service names held past the batch
     }
 
