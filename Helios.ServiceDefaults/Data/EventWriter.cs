@@ -141,6 +141,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
             return new EventWriteResult(EventWritePath.Direct, 0, 0);
         }
 
+        await ReadSchemaAsync(ct);
         await EnsurePartitionsAsync(batch, ct);
         SortByServiceAndTime(batch.Events);
         _firstOffsets.Clear();
@@ -509,19 +510,31 @@ public sealed class EventWriter(NpgsqlConnection connection)
             Service != other.Service ? Service.CompareTo(other.Service) : Ticks != other.Ticks ? Ticks.CompareTo(other.Ticks) : Row.CompareTo(other.Row);
     }
 
+    /// <summary>
+    /// Reads, once per writer, the two facts of the schema that differ with TimescaleDB: whether <c>events</c> is
+    /// partitioned by day (else a hypertable), and whether <c>metadata</c> is jsonb (on a hypertable) or json (migration
+    /// 0011); their binary COPY forms differ by a version byte.
+    /// </summary>
+    private async Task ReadSchemaAsync(CancellationToken ct)
+    {
+        if (_partitioned is not null)
+        {
+            return;
+        }
+
+        await using var schema = new NpgsqlCommand(
+            """
+            SELECT (SELECT relkind = 'p' FROM pg_class WHERE oid = 'events'::regclass),
+                   (SELECT atttypid = 'jsonb'::regtype FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'metadata')
+            """, connection);
+        await using var reader = await schema.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        (_partitioned, _metadataJsonb) = (reader.GetBoolean(0), reader.GetBoolean(1));
+    }
+
     /// <summary>Without TimescaleDB, events live in daily range partitions, created here as days arrive.</summary>
     private async Task EnsurePartitionsAsync(EventBatch batch, CancellationToken ct)
     {
-        if (_partitioned is null)
-        {
-            await using var kind = new NpgsqlCommand("SELECT relkind = 'p' FROM pg_class WHERE oid = 'events'::regclass", connection);
-            _partitioned = (bool)(await kind.ExecuteScalarAsync(ct))!;
-            // json (migration 0011), or jsonb on a TimescaleDB hypertable: their binary COPY forms differ by a version byte.
-            await using var metadata = new NpgsqlCommand(
-                "SELECT atttypid = 'jsonb'::regtype FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'metadata'", connection);
-            _metadataJsonb = (bool)(await metadata.ExecuteScalarAsync(ct))!;
-        }
-
         if (_partitioned is not true)
         {
             return;

@@ -1,4 +1,5 @@
 using Helios.AppHost.Hosting;
+using Helios.ServiceDefaults.Data;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -23,6 +24,14 @@ public sealed class InfrastructureFixture : IAsyncLifetime
 
     /// <summary>A fresh, empty database so tests do not see each other's rows.</summary>
     public async Task<NpgsqlDataSource> NewDatabaseAsync() => NpgsqlDataSource.Create(await NewDatabaseConnectionStringAsync());
+
+    /// <summary>A fresh database with every migration applied.</summary>
+    public async Task<NpgsqlDataSource> NewMigratedDatabaseAsync()
+    {
+        var db = await NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        return db;
+    }
 
     public async Task<string> NewDatabaseConnectionStringAsync()
     {

@@ -18,8 +18,7 @@ public sealed class EventOffsetLedgerTests(InfrastructureFixture infra)
     [Fact]
     public async Task ResetStale_KeepsTheRowsOfThisLog_ResetsTheRowsOfAnother()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         var topic = "ledger-" + Guid.NewGuid().ToString("N")[..8];
         var group = "storage-" + topic;
         infra.Kafka.CreateTopic(topic, 4);

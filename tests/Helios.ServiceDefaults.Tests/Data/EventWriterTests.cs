@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Helios.Core.Events;
 using Helios.ServiceDefaults.Data;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Helios.ServiceDefaults.Tests.Data;
@@ -14,8 +13,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     [Fact]
     public async Task WriteAsync_FreshBatchesWhole_ReplayedOverlapLeavesOutWhatTheLedgerHas_EveryEventStoredAndCountedOnce()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         await using var connection = await db.OpenConnectionAsync();
         var writer = new EventWriter(connection);
         var all = Events(300);
@@ -53,8 +51,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     [Fact]
     public async Task WriteAsync_SecondWriterAfterFirst_LedgerMovesInBatchOrder_AndABatchWithoutEventsMovesItToo()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         await using var first = await db.OpenConnectionAsync();
         await using var second = await db.OpenConnectionAsync();
         var all = Events(400);
@@ -88,8 +85,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     [Fact]
     public async Task FoldMinutesAsync_ConcurrentWithWritersAndAnotherFold_KeepsEveryMinuteExact()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         var all = Events(2_000);
         var halves = new[] { all.Where(e => e.Partition == 0).ToArray(), all.Where(e => e.Partition == 1).ToArray() };
         using var writing = new CancellationTokenSource();
@@ -126,8 +122,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     [Fact]
     public async Task WriteAsync_ShuffledBatch_RowsGoInByServiceThenTime()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         await using var connection = await db.OpenConnectionAsync();
         var beforeMidnight = Events(120); // 23:58:00 to 23:59:59: one daily partition
         var shuffled = beforeMidnight.OrderBy(_ => Random.Shared.Next()).ToArray();
@@ -152,8 +147,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     [Fact]
     public async Task SummarizeNewRangesAsync_AfterWrites_SummarizesOnce_AndServiceLookupsUseTheIndex()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         await using var connection = await db.OpenConnectionAsync();
         var events = Events(6000); // 23:58:00 to 01:37:59: two daily partitions
         await WriteAsync(new EventWriter(connection), events);
@@ -191,8 +185,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     [Fact]
     public async Task WriteAsync_RowLongerThanACopyChunk_IsStoredWhole()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         await using var connection = await db.OpenConnectionAsync();
         var events = Events(3000);
         var longMessage = string.Concat(Enumerable.Repeat("é-long-", 20_000)); // 160,000 bytes of UTF-8
@@ -211,8 +204,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     [Fact]
     public async Task WriteAsync_TextColumns_AreStoredAsTheEventCarriedThem()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         await using var connection = await db.OpenConnectionAsync();
         const string Json = """{"timestamp":"2026-03-02T08:00:01.123456Z","service":"café","level":"ERROR","message":"line\nbreak \"q\" é","trace_id":"t1","metadata":{"endpoint":"/x","latency_ms":12.5,"deep":{"k":[1,"é"]}}}""";
         var bytes = System.Text.Encoding.UTF8.GetBytes(Json);

@@ -10,8 +10,7 @@ public sealed class ModelRegistryTests(InfrastructureFixture infra)
     [Fact]
     public async Task EnsureBootstrapEventModel_TwoServicesAtOnce_TrainOneActiveModel()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         var registry = new ModelRegistry(db, NullLogger<ModelRegistry>.Instance);
 
         var versions = await Task.WhenAll(
@@ -38,8 +37,7 @@ public sealed class ModelRegistryTests(InfrastructureFixture infra)
     [Fact]
     public async Task RegisterAsync_ActivateNewer_DeactivatesPreviousAndRecordsHistory()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         var registry = new ModelRegistry(db, NullLogger<ModelRegistry>.Instance);
         var (model, summary) = Helios.Core.Detection.BootstrapModel.TrainEventModel(TimeSpan.FromMinutes(5), 10, 0.05, days: 1);
 
@@ -54,8 +52,7 @@ public sealed class ModelRegistryTests(InfrastructureFixture infra)
     [Fact]
     public async Task EnsureBootstrapEventModel_ActiveModelOfAnotherSchema_TrainsAndActivatesOneThisBuildCanScoreWith()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         var registry = new ModelRegistry(db, NullLogger<ModelRegistry>.Instance);
         var start = Helios.Core.Detection.BootstrapModel.TrainingStart;
         var v1Rows = Helios.Core.Synthetic.SyntheticTraffic.TrainingWindows(start, start.AddDays(1), TimeSpan.FromMinutes(5), 2.0, 1, 10, out var rows);

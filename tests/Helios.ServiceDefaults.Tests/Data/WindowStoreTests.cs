@@ -1,5 +1,4 @@
 using Helios.ServiceDefaults.Data;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Helios.ServiceDefaults.Tests.Data;
@@ -12,8 +11,7 @@ public sealed class WindowStoreTests(InfrastructureFixture infra)
     [Fact]
     public async Task TryStoreAsync_NewWindowsDirect_BatchWithARecordedWindowKeepsItsFirstRecordAndStoresTheRest()
     {
-        await using var db = await infra.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(db, NullLogger.Instance, null, CancellationToken.None);
+        await using var db = await infra.NewMigratedDatabaseAsync();
         var store = new WindowStore(db);
 
         var first = new[] { Window("svc-a", 0, score: 0.41, surprise: 1.5), Window("svc-b", 0, score: 0.42, surprise: 2.5), Skipped("svc-c", 0) };
