@@ -73,7 +73,7 @@ public sealed partial class EventFieldsReader
 
                     break;
                 case Service:
-                    if (!PlainString(json, ref i, out var serviceText) || (service = Name(serviceText, EventParser.MaxServiceLength)) is null || string.IsNullOrWhiteSpace(service))
+                    if (!PlainString(json, ref i, out var serviceText) || (service = ServiceName(serviceText)) is null || string.IsNullOrWhiteSpace(service))
                     {
                         return false;
                     }

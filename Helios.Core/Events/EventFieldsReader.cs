@@ -29,8 +29,11 @@ public sealed partial class EventFieldsReader
     /// <summary>Bits of the fields read, to refuse a repeated one.</summary>
     private const int Timestamp = 1, Service = 2, Level = 4, Metadata = 8, Message = 16, TraceId = 32, SpanId = 64, Time = 128;
 
-    private readonly Dictionary<string, string> _names = new(Utf8NameComparer.Instance);
-    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+    private readonly Dictionary<string, InternedName> _names = new(Utf8NameComparer.Instance);
+    private readonly Dictionary<string, InternedName>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+
+    /// <summary>The service name of the event read last (see <see cref="TryRead(ReadOnlySpan{byte}, out EventFields, out InternedName)"/>).</summary>
+    private InternedName? _service;
 
     public EventFieldsReader()
     {
@@ -38,6 +41,19 @@ public sealed partial class EventFieldsReader
     }
 
     public bool TryRead(ReadOnlySpan<byte> utf8, out EventFields evt) => TryRead(utf8, null, out evt, out _);
+
+    /// <summary>
+    /// <see cref="TryRead(ReadOnlySpan{byte}, out EventFields)"/>, with the service's interned name, whose
+    /// <see cref="InternedName.State"/> the caller may use for what it keeps per service: found with the name, it costs
+    /// no lookup of its own.
+    /// </summary>
+    public bool TryRead(ReadOnlySpan<byte> utf8, out EventFields evt, out InternedName service)
+    {
+        _service = null;
+        var read = TryRead(utf8, null, out evt, out _);
+        service = read ? _service! : null!;
+        return read;
+    }
 
     /// <summary>
     /// <see cref="TryRead"/> plus what storage keeps besides, as UTF-8 in <paramref name="arena"/> (no object per
@@ -132,7 +148,7 @@ public sealed partial class EventFieldsReader
 
                     break;
                 case Service:
-                    if (token != JsonTokenType.String || reader.ValueIsEscaped || (service = Name(reader.ValueSpan, EventParser.MaxServiceLength)) is null
+                    if (token != JsonTokenType.String || reader.ValueIsEscaped || (service = ServiceName(reader.ValueSpan)) is null
                         || string.IsNullOrWhiteSpace(service))
                     {
                         return false;
@@ -272,8 +288,17 @@ public sealed partial class EventFieldsReader
         _ => null,
     };
 
+    /// <summary>A service name as <see cref="Name"/> reads it, its interned entry kept for <see cref="TryRead(ReadOnlySpan{byte}, out EventFields, out InternedName)"/>.</summary>
+    private string? ServiceName(ReadOnlySpan<byte> utf8)
+    {
+        _service = Interned(utf8, EventParser.MaxServiceLength);
+        return _service?.Value;
+    }
+
     /// <summary>The interned string of 1 to maxLength characters, or null outside that.</summary>
-    private string? Name(ReadOnlySpan<byte> utf8, int maxLength)
+    private string? Name(ReadOnlySpan<byte> utf8, int maxLength) => Interned(utf8, maxLength)?.Value;
+
+    private InternedName? Interned(ReadOnlySpan<byte> utf8, int maxLength)
     {
         // Valid UTF-8: the whole event was checked before reading.
         if (utf8.Length == 0 || utf8.Length > maxLength * 4)
@@ -284,7 +309,7 @@ public sealed partial class EventFieldsReader
         // Looked up by its UTF-8 bytes: a known name costs a hash and a compare, no transcoding.
         if (_lookup.TryGetValue(utf8, out var known))
         {
-            return known.Length <= maxLength ? known : null;
+            return known.Value.Length <= maxLength ? known : null;
         }
 
         if (utf8.Length > maxLength && Encoding.UTF8.GetCharCount(utf8) > maxLength)
@@ -292,10 +317,10 @@ public sealed partial class EventFieldsReader
             return null;
         }
 
-        var name = Encoding.UTF8.GetString(utf8);
+        var name = new InternedName(Encoding.UTF8.GetString(utf8));
         if (_names.Count < MaxInternedNames)
         {
-            _names[name] = name;
+            _names[name.Value] = name;
         }
 
         return name;
@@ -365,6 +390,17 @@ public sealed partial class EventFieldsReader
             return hash.ToHashCode();
         }
     }
+}
+
+/// <summary>
+/// A name the reader interned, with a slot for its caller's per-name state (the detector keeps each service's there).
+/// Beyond <see cref="EventFieldsReader.MaxInternedNames"/> names a new one is made per event, with an empty slot.
+/// </summary>
+public sealed class InternedName(string value)
+{
+    public string Value { get; } = value;
+
+    public object? State { get; set; }
 }
 
 /// <summary>

@@ -149,6 +149,9 @@ public sealed class WindowAccumulator(int exactLatencyLimit = LatencyDigest.Defa
 
     public int Errors { get; private set; }
 
+    /// <summary>Moved each time the window this accumulator holds leaves <see cref="Windows.EventTimeWindows"/>'s open set (see <see cref="Windows.OpenWindowHint"/>).</summary>
+    internal int Epoch { get; set; }
+
     /// <summary>Empties the accumulator for another window (the streaming detector reuses them: no new objects per window).</summary>
     public void Reset()
     {

@@ -67,6 +67,17 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
     /// </summary>
     public bool Add(in EventFields evt, int source, long nowTicks, out bool firstFromSource)
     {
+        OpenWindowHint none = default;
+        return Add(evt, source, nowTicks, ref none, out firstFromSource);
+    }
+
+    /// <summary>
+    /// <see cref="Add(in EventFields, int, long, out bool)"/> with the caller's <paramref name="hint"/> for the event's
+    /// service (one per service, kept where the caller finds the service anyway): the window it names, while still open,
+    /// takes the event without a lookup among all open windows, and the hint is updated to the window the event went to.
+    /// </summary>
+    public bool Add(in EventFields evt, int source, long nowTicks, ref OpenWindowHint hint, out bool firstFromSource)
+    {
         firstFromSource = false;
         var ticks = evt.TimestampTicks;
         ref var known = ref CollectionsMarshal.GetValueRefOrAddDefault(_sources, source, out var exists);
@@ -86,6 +97,13 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
             return false;
         }
 
+        if (hint.Events is { } hinted && hint.Start == start && hinted.Epoch == hint.Epoch && string.Equals(hint.Service, evt.Service, StringComparison.Ordinal))
+        {
+            firstFromSource = hint.Source != source;
+            hinted.Add(evt.Level, evt.LatencyMs, evt.Endpoint);
+            return true;
+        }
+
         ref var open = ref CollectionsMarshal.GetValueRefOrAddDefault(_open, (evt.Service, start), out exists);
         if (!exists)
         {
@@ -94,6 +112,7 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
 
         firstFromSource = !exists || open.Source != source;
         open.Events.Add(evt.Level, evt.LatencyMs, evt.Endpoint);
+        hint = new OpenWindowHint(evt.Service, start, open.Source, open.Events);
         return true;
     }
 
@@ -134,7 +153,8 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
         _sources.Remove(source);
         foreach (var key in _open.Where(w => w.Value.Source == source).Select(w => w.Key).ToList())
         {
-            _open.Remove(key);
+            _open.Remove(key, out var removed);
+            removed.Events.Epoch++;
         }
     }
 
@@ -173,6 +193,7 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
         foreach (var w in closed)
         {
             _open.Remove((w.Service, w.Start.UtcTicks));
+            w.Events.Epoch++;
         }
 
         closed.Sort((a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : string.CompareOrdinal(a.Service, b.Service));
@@ -228,4 +249,30 @@ public sealed class EventTimeWindows(TimeSpan size, TimeSpan allowedLateness, Ti
 
     /// <param name="CrossingTicks">The event time at which this source's watermark would pass its next window end (until its first event, any).</param>
     private readonly record struct Source(long MaxEventTicks, long LastSeenTicks, long WatermarkTicks, long CrossingTicks);
+}
+
+/// <summary>
+/// Where a service's latest event went: its window's start, the source that opened it and its accumulator, valid while
+/// that accumulator's <see cref="WindowAccumulator.Epoch"/> is unchanged (it moves when the window leaves the open set).
+/// </summary>
+public readonly struct OpenWindowHint
+{
+    internal OpenWindowHint(string service, long start, int source, WindowAccumulator events)
+    {
+        Service = service;
+        Start = start;
+        Source = source;
+        Events = events;
+        Epoch = events.Epoch;
+    }
+
+    internal string? Service { get; }
+
+    internal long Start { get; }
+
+    internal int Source { get; }
+
+    internal WindowAccumulator? Events { get; }
+
+    internal int Epoch { get; }
 }

@@ -24,6 +24,8 @@ namespace Helios.Detector.Detection;
 /// cooldown, stores and publishes alerts and records every closed window. Offsets are committed
 /// only below the first event of any window not yet recorded, so a crash loses nothing: the
 /// restarted detector re-reads those events, skips windows already recorded and rebuilds the rest whole.
+/// A process runs <see cref="DetectionOptions.Loops"/> of them (<paramref name="loop"/> is this one's number), each
+/// its own member of the group with its own state, as that many processes would be.
 /// </summary>
 public sealed class DetectorWorker(
     KafkaClientFactory kafka,
@@ -34,8 +36,11 @@ public sealed class DetectorWorker(
     DetectorMetrics metrics,
     IOptions<KafkaTopicsOptions> topicOptions,
     IOptions<DetectionOptions> detectionOptions,
-    ILogger<DetectorWorker> logger) : BackgroundService, IHealthCheck
+    ILogger<DetectorWorker> logger,
+    int loop) : BackgroundService
 {
+    /// <summary>librdkafka's default prefetch (queued.max.messages.kbytes), shared by the process's loops.</summary>
+    private const int PrefetchKbytes = 64 * 1024;
     private const int MaxLinksPerWindow = 32;
     private readonly KafkaTopicsOptions _topics = topicOptions.Value;
     private readonly DetectionOptions _options = detectionOptions.Value;
@@ -46,8 +51,11 @@ public sealed class DetectorWorker(
     private readonly EventFieldsReader _reader = new();
     private readonly long _sizeTicks = detectionOptions.Value.WindowSize.Ticks;
 
-    /// <summary>Per service, which of its windows are closed (one lookup per event; see <see cref="Closed"/>).</summary>
-    private readonly Dictionary<string, Closed> _closed = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Per service, which of its windows are closed and where its events go (see <see cref="ServiceState"/>). The usual
+    /// event finds its service's state through the reader's interned name, without a lookup here.
+    /// </summary>
+    private readonly Dictionary<string, ServiceState> _services = new(StringComparer.Ordinal);
     private EventTimeWindows? _windows;
     private (long Version, AnomalyModel Model)? _model;
 
@@ -62,10 +70,16 @@ public sealed class DetectorWorker(
     public long ModelVersion => _model?.Version ?? 0;
 
     /// <summary>Ready once a model is loaded and the consumer has subscribed.</summary>
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_consuming && _model is { } m
-            ? HealthCheckResult.Healthy($"consuming {_topics.EventsTopic} with events model v{m.Version}")
-            : HealthCheckResult.Unhealthy(_model is null ? "no model loaded yet" : "consumer not subscribed yet"));
+    public HealthCheckResult Health() =>
+        _consuming && _model is { } m
+            ? HealthCheckResult.Healthy($"loop {loop} consuming {_topics.EventsTopic} with events model v{m.Version}")
+            : HealthCheckResult.Unhealthy(_model is null ? $"loop {loop}: no model loaded yet" : $"loop {loop}: consumer not subscribed yet");
+
+    /// <summary>Windows open in this loop (0 before it starts).</summary>
+    public int OpenWindows => _windows?.OpenWindows ?? 0;
+
+    /// <summary>Events waiting on this loop's partitions, as of its last look.</summary>
+    public long Lag => Interlocked.Read(ref _lag);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -81,9 +95,6 @@ public sealed class DetectorWorker(
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
         _windows = new EventTimeWindows(_options.WindowSize, _options.AllowedLateness, _options.IdleTimeout);
-        metrics.ObserveOpenWindows(() => _windows.OpenWindows);
-        metrics.ObserveConsumerLag(() => Interlocked.Read(ref _lag));
-        metrics.ObserveModelVersion(() => ModelVersion);
         // Alerts are few and wanted at once: no lingering for a fuller batch.
         using var producer = kafka.CreateProducer("helios-detector", c => c.LingerMs = 0);
         // Dead letters keep the original key's bytes (the consumer does not decode keys); same client, other serializers.
@@ -91,7 +102,8 @@ public sealed class DetectorWorker(
         WarmUp(producer);
         WarmUpAlertPath();
         // Messages are read in place through RawConsumer (below), not through Consume: what Consume would marshal does not matter.
-        using var consumer = kafka.CreateConsumer<byte[]>(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}", configure: null,
+        using var consumer = kafka.CreateConsumer<byte[]>(_topics.DetectorGroup, $"helios-detector-{Environment.ProcessId}-{loop}",
+            c => c.QueuedMaxMessagesKbytes = PrefetchKbytes / _options.Loops,
             b => b.SetPartitionsAssignedHandler((_, assigned) => Guard(() =>
                     {
                         FinishRecording();
@@ -114,7 +126,7 @@ public sealed class DetectorWorker(
         consumer.Subscribe(_topics.EventsTopic);
         var raw = RawConsumer.For(consumer);
         _consuming = true;
-        logger.LogInformation("Detector consuming {Topic} as group {Group}, windows of {Window}", _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
+        logger.LogInformation("Detector loop {Loop} consuming {Topic} as group {Group}, windows of {Window}", loop, _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
 
         var refreshEvery = TimeSpan.FromSeconds(_options.ModelRefreshSeconds);
         // The wall clock serves the windows and both timers. It is read when the coarse monotonic tick moves (every 1 to
@@ -165,7 +177,7 @@ public sealed class DetectorWorker(
             if (now - lastRefresh >= refreshEvery.Ticks)
             {
                 await RefreshModelAsync(ct);
-                Interlocked.Exchange(ref _lag, Lag(consumer));
+                Interlocked.Exchange(ref _lag, LagOf(consumer));
                 lastRefresh = now;
             }
 
@@ -238,7 +250,7 @@ public sealed class DetectorWorker(
     }
 
     /// <summary>Sum over assigned partitions of high watermark minus position, from the client's cached watermarks (no broker round trip).</summary>
-    private static long Lag(IConsumer<byte[], byte[]> consumer)
+    private static long LagOf(IConsumer<byte[], byte[]> consumer)
     {
         long lag = 0;
         foreach (var partition in consumer.Assignment)
@@ -288,7 +300,11 @@ public sealed class DetectorWorker(
     /// <summary>Another member may have moved a service on; what is cached about services is reloaded from the store.</summary>
     private void ForgetServiceState()
     {
-        _closed.Clear();
+        foreach (var state in _services.Values)
+        {
+            state.Closed = Closed.Unknown;
+        }
+
         _openAlerts.Clear();
         _evidence.Clear();
     }
@@ -301,9 +317,9 @@ public sealed class DetectorWorker(
     {
         await FinishRecordingAsync();
         var history = await windowStore.HistoryAsync(service, ct);
-        ref var closed = ref CollectionsMarshal.GetValueRefOrAddDefault(_closed, service, out var known);
-        var ticks = Math.Max(history.LastClosed?.UtcTicks ?? long.MinValue, known ? closed.Through : long.MinValue);
-        closed = new Closed(ticks, known ? closed.Here : long.MinValue, Loaded: true);
+        var state = StateOf(service);
+        var ticks = Math.Max(history.LastClosed?.UtcTicks ?? long.MinValue, state.Closed.Through);
+        state.Closed = new Closed(ticks, state.Closed.Here, Loaded: true);
         foreach (var (start, surprise) in history.Recent)
         {
             _evidence.Remember(service, start.UtcTicks, surprise);
@@ -371,13 +387,15 @@ public sealed class DetectorWorker(
 
     private unsafe bool TryHandleInPlace(RawConsumer raw, RawMessage* message, long nowTicks)
     {
-        if (!_reader.TryRead(message->Value, out var evt))
+        if (!_reader.TryRead(message->Value, out var evt, out var name))
         {
             return false;
         }
 
+        var state = name.State as ServiceState ?? (ServiceState)(name.State = StateOf(name.Value));
         var windowStart = evt.TimestampTicks - (evt.TimestampTicks % _sizeTicks);
-        if (!_closed.TryGetValue(evt.Service, out var closed) || !closed.Loaded || windowStart <= closed.Here || windowStart <= closed.Through)
+        var closed = state.Closed;
+        if (!closed.Loaded || windowStart <= closed.Here || windowStart <= closed.Through)
         {
             return false;
         }
@@ -387,7 +405,7 @@ public sealed class DetectorWorker(
             : KafkaTracing.StartProcess(_topics.EventsTopic, message->Partition, message->Offset, parent,
                 message->Key is null ? null : Encoding.UTF8.GetString(message->Key, checked((int)message->KeyLength)));
         _processedNotCounted++;
-        Accept(evt, windowStart, message->Partition, message->Offset, parent, activity, nowTicks);
+        Accept(evt, state, windowStart, message->Partition, message->Offset, parent, activity, nowTicks);
         return true;
     }
 
@@ -425,7 +443,8 @@ public sealed class DetectorWorker(
 
         _processedNotCounted++;
         var windowStart = evt.TimestampTicks - (evt.TimestampTicks % _sizeTicks);
-        var closed = _closed.TryGetValue(evt.Service, out var known) ? known : Closed.Unknown;
+        var state = StateOf(evt.Service);
+        var closed = state.Closed;
         if (windowStart <= closed.Here)
         {
             // This process closed that window itself: the event is late. It is stored by the storage
@@ -446,13 +465,19 @@ public sealed class DetectorWorker(
             return;
         }
 
-        Accept(evt, windowStart, partition, message.Offset.Value, parent, activity, nowTicks);
+        Accept(evt, state, windowStart, partition, message.Offset.Value, parent, activity, nowTicks);
+    }
+
+    private ServiceState StateOf(string service)
+    {
+        ref var state = ref CollectionsMarshal.GetValueRefOrAddDefault(_services, service, out _);
+        return state ??= new ServiceState();
     }
 
     /// <summary>An event of a window still open here: added to it, its offset held or released, its trace linked.</summary>
-    private void Accept(in EventFields evt, long windowStart, int partition, long offset, ActivityContext? parent, Activity? activity, long nowTicks)
+    private void Accept(in EventFields evt, ServiceState state, long windowStart, int partition, long offset, ActivityContext? parent, Activity? activity, long nowTicks)
     {
-        if (!_windows!.Add(evt, partition, nowTicks, out var firstFromPartition))
+        if (!_windows!.Add(evt, partition, nowTicks, ref state.Hint, out var firstFromPartition))
         {
             metrics.LateEvents.Add(1);
             _commits.Consumed(partition, offset);
@@ -708,6 +733,14 @@ public sealed class DetectorWorker(
         public static readonly Closed Unknown = new(long.MinValue, long.MinValue, false);
     }
 
+    /// <summary>What the loop keeps per service: its <see cref="Closed"/> windows, and where its last event went (<see cref="OpenWindowHint"/>).</summary>
+    private sealed class ServiceState
+    {
+        public Closed Closed = Closed.Unknown;
+
+        public OpenWindowHint Hint;
+    }
+
     /// <summary>A closed window with its features; <paramref name="ByEvidence"/>: decided by the evidence rule (its service has a baseline).</summary>
     private sealed record ScoredWindow(ClosedWindow Window, double[] Features, double Surprise, bool ByEvidence, List<ActivityContext>? Links, long Version);
 
@@ -744,8 +777,8 @@ public sealed class DetectorWorker(
         {
             // Closed here from now on: an event for it is late, counted on its record once the record has landed.
             var ticks = record.Start.UtcTicks;
-            ref var closed = ref CollectionsMarshal.GetValueRefOrAddDefault(_closed, record.Service, out var known);
-            closed = known ? closed with { Here = Math.Max(closed.Here, ticks) } : new Closed(long.MinValue, ticks, Loaded: false);
+            var state = StateOf(record.Service);
+            state.Closed = state.Closed with { Here = Math.Max(state.Closed.Here, ticks) };
         }
 
         _recording = new InFlight(WriteAsync(), records);
@@ -795,10 +828,9 @@ public sealed class DetectorWorker(
         {
             var ticks = record.Start.UtcTicks;
             _commits.Release(record.Service, ticks);
-            ref var closed = ref CollectionsMarshal.GetValueRefOrAddDefault(_closed, record.Service, out var known);
-            closed = known
-                ? closed with { Through = Math.Max(closed.Through, ticks), Here = Math.Max(closed.Here, ticks) }
-                : new Closed(ticks, ticks, Loaded: false); // its history and alerts were forgotten (a rebalance): reloaded on its next event
+            // After a rebalance forgot its history and alerts (Loaded false), they are reloaded on its next event.
+            var state = StateOf(record.Service);
+            state.Closed = state.Closed with { Through = Math.Max(state.Closed.Through, ticks), Here = Math.Max(state.Closed.Here, ticks) };
         }
     }
 
@@ -857,9 +889,9 @@ public static class DetectionRegistration
         {
             builder.Services.AddSingleton<AlertStore>();
             builder.Services.AddSingleton<WindowStore>();
-            builder.Services.AddSingleton<DetectorWorker>();
-            builder.Services.AddHostedService(sp => sp.GetRequiredService<DetectorWorker>());
-            builder.Services.AddHealthChecks().AddCheck<DetectorWorker>("detector");
+            builder.Services.AddSingleton<DetectorLoops>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<DetectorLoops>());
+            builder.Services.AddHealthChecks().AddCheck<DetectorLoops>("detector");
         }
 
         if (builder.Configuration.GetValue("Helios:Storage:Enabled", true))
@@ -870,5 +902,32 @@ public static class DetectionRegistration
         }
 
         return builder;
+    }
+}
+
+/// <summary>The process's consume loops (<see cref="DetectionOptions.Loops"/>): started and stopped together, their health together, their gauges summed.</summary>
+public sealed class DetectorLoops : IHostedService, IHealthCheck
+{
+    public DetectorLoops(IServiceProvider services, IOptions<DetectionOptions> options, DetectorMetrics metrics)
+    {
+        Loops = [.. Enumerable.Range(0, options.Value.Loops).Select(i => ActivatorUtilities.CreateInstance<DetectorWorker>(services, i))];
+        metrics.ObserveOpenWindows(() => Loops.Sum(l => l.OpenWindows));
+        metrics.ObserveConsumerLag(() => Loops.Sum(l => l.Lag));
+        // The version every loop scores with: the lowest, so a change shows once all have taken it.
+        metrics.ObserveModelVersion(() => Loops.Min(l => l.ModelVersion));
+    }
+
+    public IReadOnlyList<DetectorWorker> Loops { get; }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.WhenAll(Loops.Select(l => l.StartAsync(cancellationToken)));
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.WhenAll(Loops.Select(l => l.StopAsync(cancellationToken)));
+
+    /// <summary>Ready once every loop has a model and has subscribed.</summary>
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var results = Loops.Select(l => l.Health()).ToList();
+        var description = string.Join("; ", results.Select(r => r.Description));
+        return Task.FromResult(results.All(r => r.Status == HealthStatus.Healthy) ? HealthCheckResult.Healthy(description) : HealthCheckResult.Unhealthy(description));
     }
 }

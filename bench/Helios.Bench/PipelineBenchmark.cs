@@ -51,7 +51,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             Protocol: a fresh stack per phase through Helios.AppHost's testing entry point (embedded PostgreSQL 15, the librdkafka
             mock broker hosted in THIS process, topic events x8 partitions, the detector process {detectorPath}
             {(release ? "(Release build)" : "(WARNING: not a Release build: run the bench with -c Release)")}; api, optimizer and web removed). Detector settings:
-            Helios:Detection:WindowSizeMinutes=1, AllowedLatenessSeconds={o.LatenessSeconds}, MinEventsPerWindow=10 (default), DOTNET_GCgen0size=0x1000000,
+            Helios:Detection:WindowSizeMinutes=1, AllowedLatenessSeconds={o.LatenessSeconds}, MinEventsPerWindow=10 (default), Loops={(o.Loops?.ToString(CultureInfo.InvariantCulture) ?? "default")}, DOTNET_GCgen0size=0x1000000,
             MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072 (the AppHost's settings for the detector); per phase
             Helios:Detection:Enabled / Helios:Storage:Enabled select the path. Producer in this process, one thread writing Kafka's
             produce requests itself (Produce v3, record batches of magic 2 with CRC-32C, no compression, no idempotence) to each partition's
@@ -150,6 +150,10 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             detector.Environment["Helios__Storage__Enabled"] = phase.Store ? "true" : "false";
             detector.Environment["Helios__Detection__WindowSizeMinutes"] = "1";
             detector.Environment["Helios__Detection__AllowedLatenessSeconds"] = o.LatenessSeconds.ToString(CultureInfo.InvariantCulture);
+            if (o.Loops is { } loops)
+            {
+                detector.Environment["Helios__Detection__Loops"] = loops.ToString(CultureInfo.InvariantCulture);
+            }
         }, ct: ct);
         using (var startup = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
@@ -833,12 +837,12 @@ internal sealed record PipelinePhase(int Number, string Name, string Title, bool
     ];
 }
 
-/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both]`.</summary>
+/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N]`.</summary>
 internal sealed record PipelineOptions(
     int Seconds, int Services, int EventsPerWindow, int StormsPerWindow, int WarmupSeconds, double BudgetMiBPerPartition, int LatenessSeconds,
-    int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases)
+    int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null)
 {
-    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both]";
+    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N]";
 
     public static PipelineOptions Parse(string[] args)
     {
@@ -861,6 +865,7 @@ internal sealed record PipelineOptions(
                         ? mib : throw new ArgumentException($"--budget-mib must be above 0 and at most 4.5 (the mock keeps 5 MiB per partition), not '{value}'."),
                 },
                 "--lateness" => o with { LatenessSeconds = Int(0, 3_600) },
+                "--loops" => o with { Loops = Int(1, 16) },
                 "--drain-timeout" => o with { DrainTimeoutSeconds = Int(1, 86_400) },
                 "--phases" => o with
                 {

@@ -8,7 +8,9 @@ namespace Helios.AppHost.Tests.EndToEnd;
 
 /// <summary>
 /// Two detector processes in one consumer group share the partitions; one is killed in the middle of the
-/// stream and the other takes its partitions over. Its own stack, so the group starts with both members.
+/// stream and the other takes its partitions over. Its own stack, so the group starts with both members. The
+/// survivor runs two consume loops (Helios:Detection:Loops), so the group has three members and the survivor's
+/// loops split the killed one's partitions between them.
 /// </summary>
 public sealed class TwoDetectorTests : IAsyncLifetime
 {
@@ -19,6 +21,7 @@ public sealed class TwoDetectorTests : IAsyncLifetime
         _app = await DistributedApplicationTestingBuilder.CreateAsync(b =>
         {
             var detector = b.Resources.OfType<ProjectResource>().Single(r => r.Name == "detector");
+            detector.Environment["Helios__Detection__Loops"] = "2";
             var helios = new ResourceBuilder<PostgresDatabaseResource>(b, b.Resources.OfType<PostgresDatabaseResource>().Single());
             var kafka = new ResourceBuilder<KafkaResource>(b, b.Resources.OfType<KafkaResource>().Single());
             b.AddProject("detector-b", detector.Project, port: 0)
@@ -36,6 +39,8 @@ public sealed class TwoDetectorTests : IAsyncLifetime
     [Fact]
     public async Task TwoDetectors_OneKilledMidStream_NoDuplicateAlertAndEveryWindowWhole()
     {
+        // The first process is healthy only once both its loops consume (their lines precede the traffic's).
+        Assert.Equal(2, _app.Log.Tail("detector", 400).Count(l => l.Contains("Detector loop ", StringComparison.Ordinal) && l.Contains(" consuming ", StringComparison.Ordinal)));
         using var api = _app.CreateHttpClient("api");
         var services = SyntheticTraffic.Services.ToList();
         var start = new DateTimeOffset(2026, 4, 6, 8, 0, 0, TimeSpan.Zero);

@@ -62,6 +62,33 @@ public sealed class EventFieldsReaderTests
         Assert.Same(a.Endpoint, b.Endpoint);
     }
 
+    /// <summary>
+    /// The detector keeps each service's state on its interned name: every read of one service, by the scanner or the
+    /// token pass (an escaped surrogate pair in the message sends an event there), must give the same entry with its state, another service
+    /// another entry, and a refused event none.
+    /// </summary>
+    [Fact]
+    public void ServiceName_IsOneEntryPerServiceWhoseStateStays()
+    {
+        var reader = new EventFieldsReader();
+        Assert.True(reader.TryRead(Encoding.UTF8.GetBytes(Typical), out var first, out var name));
+        Assert.Same(first.Service, name.Value);
+        name.State = "state of svc-00042";
+
+        var escaped = Typical.Replace("upstream failed", "upstream \\ud83d\\ude00", StringComparison.Ordinal);
+        Assert.False(reader.TryScan(Encoding.UTF8.GetBytes(escaped), out _));
+        Assert.True(reader.TryRead(Encoding.UTF8.GetBytes(escaped), out _, out var again));
+        Assert.Same(name, again);
+        Assert.Equal("state of svc-00042", again.State);
+
+        Assert.True(reader.TryRead(Encoding.UTF8.GetBytes(Typical.Replace("svc-00042", "svc-00043", StringComparison.Ordinal)), out _, out var other));
+        Assert.NotSame(name, other);
+        Assert.Null(other.State);
+
+        Assert.False(reader.TryRead(Encoding.UTF8.GetBytes(Typical.Replace("\"level\":\"ERROR\"", "\"level\":\"LOUD\"", StringComparison.Ordinal)), out _, out var refused));
+        Assert.Null(refused);
+    }
+
     [Theory]
     [InlineData("""{"timestamp":"2026-03-02T08:00:01+02:00","service":"a","level":"INFO"}""")]
     [InlineData("""{"timestamp":"2026-03-02T08:00:01.1234567-05:30","service":"a","level":"WARNING","metadata":null,"message":null}""")]

@@ -1,4 +1,5 @@
 using Helios.Core.Events;
+using Helios.Core.Features;
 using Helios.Core.Windows;
 
 namespace Helios.Core.Tests.Windows;
@@ -80,6 +81,87 @@ public class EventTimeWindowsTests
         // Another source feeding a window it did not open: each of its events says so (the caller keeps the lowest offset).
         Assert.True(w.Add(EventFields.From(At(T0.AddMinutes(3))), 1, now, out first) && first);
         Assert.True(w.Add(EventFields.From(At(T0.AddMinutes(4))), 1, now, out first) && first);
+    }
+
+    /// <summary>
+    /// The detector passes each service's hint (kept with the service) to every add. Fed the same random stream (three
+    /// services on two sources, out of order within the lateness, with late events, drains and recycling between), the
+    /// hinted windows must close with exactly the counts, errors, latencies and first-from-source answers of the
+    /// lookups alone, and a hint must never send an event to a window that closed, was recycled into another service's
+    /// window, or belongs to another service.
+    /// </summary>
+    [Fact]
+    public void Add_WithHints_ClosesTheSameWindowsAsWithout()
+    {
+        var size = TimeSpan.FromSeconds(10);
+        var plain = new EventTimeWindows(size, TimeSpan.FromSeconds(5));
+        var hinted = new EventTimeWindows(size, TimeSpan.FromSeconds(5));
+        var hints = new Dictionary<string, OpenWindowHint>();
+        var rng = new Random(21);
+        var now = T0.UtcTicks;
+        var plainClosed = new List<string>();
+        var hintedClosed = new List<string>();
+        static string Describe(ClosedWindow c) =>
+            $"{c.Service} {c.Start:O} {c.Events.Count} {c.Events.Errors} {c.Events.UniqueEndpoints} {string.Join(',', EventWindowFeatures.For(c, null).Select(f => f.ToString("R")))}";
+
+        for (var i = 0; i < 20_000; i++)
+        {
+            var service = "svc-" + rng.Next(3);
+            var source = service == "svc-2" ? 1 : 0;
+            var at = T0.AddMilliseconds((i * 50) - rng.Next(8_000));
+            var evt = new EventFields(at.UtcTicks, service, rng.Next(10) == 0 ? EventLevel.Error : EventLevel.Info, 5 + rng.Next(200), "/e" + rng.Next(4));
+            var hint = hints.GetValueOrDefault(service);
+            var addedPlain = plain.Add(evt, source, now, out var firstPlain);
+            var addedHinted = hinted.Add(evt, source, now, ref hint, out var firstHinted);
+            hints[service] = hint;
+            Assert.Equal((addedPlain, firstPlain), (addedHinted, firstHinted));
+            if (i % 97 == 0)
+            {
+                var a = plain.DrainClosed(new DateTimeOffset(now, TimeSpan.Zero));
+                var b = hinted.DrainClosed(new DateTimeOffset(now, TimeSpan.Zero));
+                plainClosed.AddRange(a.Select(Describe));
+                hintedClosed.AddRange(b.Select(Describe));
+                plain.Recycle(a);
+                hinted.Recycle(b);
+            }
+        }
+
+        Assert.True(plainClosed.Count > 100);
+        Assert.Equal(plainClosed, hintedClosed);
+        Assert.True(plain.LateEvents > 0);
+        Assert.Equal(plain.LateEvents, hinted.LateEvents);
+    }
+
+    [Fact]
+    public void Add_HintOfAnotherServiceOrAClosedWindowIsNotUsed()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(1), TimeSpan.Zero);
+        var now = T0.UtcTicks;
+        w.AddSource(1, T0);
+        var a = default(OpenWindowHint);
+        Assert.True(w.Add(EventFields.From(At(T0.AddSeconds(1), "a")), 0, now, ref a, out _));
+
+        // a's hint passed with b's event: b opens its own window.
+        var hint = a;
+        Assert.True(w.Add(EventFields.From(At(T0.AddSeconds(2), "b")), 0, now, ref hint, out var first) && first);
+        Assert.Equal(2, w.OpenWindows);
+
+        // Source 0's watermark passes 1:00 and closes both (source 1, behind, opened neither); their accumulators go back.
+        Assert.True(w.Add(EventFields.From(At(T0.AddSeconds(61), "c")), 0, now, out _));
+        var closed = w.DrainClosed(new DateTimeOffset(now, TimeSpan.Zero));
+        Assert.Equal([("a", 1), ("b", 1)], closed.Select(c => (c.Service, c.Events.Count)));
+        w.Recycle(closed);
+
+        // Both accumulators now serve other windows. An event of a's closed window from source 1 (its watermark behind,
+        // so not late there) opens a window anew, as without the hint, rather than adding to a recycled accumulator.
+        Assert.True(w.Add(EventFields.From(At(T0.AddSeconds(62), "d")), 0, now, out _));
+        Assert.True(w.Add(EventFields.From(At(T0.AddSeconds(63), "e")), 0, now, out _));
+        Assert.True(w.Add(EventFields.From(At(T0.AddSeconds(5), "a")), 1, now, ref a, out first) && first);
+        Assert.True(w.Add(EventFields.From(At(T0.AddSeconds(121), "c")), 0, now, out _));
+        Assert.True(w.Add(EventFields.From(At(T0.AddSeconds(61), "z")), 1, now, out _));
+        closed = w.DrainClosed(new DateTimeOffset(now, TimeSpan.Zero));
+        Assert.Equal([("a", T0, 1), ("c", T0.AddMinutes(1), 1), ("d", T0.AddMinutes(1), 1), ("e", T0.AddMinutes(1), 1)],
+            closed.Select(c => (c.Service, c.Start, c.Events.Count)));
     }
 
     [Fact]
