@@ -5,6 +5,7 @@
 helios_missing_packages() {
   local purpose=$1 missing=()
   [ -e /usr/lib/x86_64-linux-gnu/librdkafka.so.1 ] || missing+=(librdkafka1)
+  [ -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 ] || missing+=(libtcmalloc-minimal4)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   if [ "$purpose" = test ]; then
     command -v promtool >/dev/null 2>&1 || missing+=(prometheus)

@@ -52,7 +52,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             mock broker hosted in THIS process, topic events x8 partitions, the detector process {detectorPath}
             {(release ? "(Release build)" : "(WARNING: not a Release build: run the bench with -c Release)")}; api, optimizer and web removed). Detector settings:
             Helios:Detection:WindowSizeMinutes=1, AllowedLatenessSeconds={o.LatenessSeconds}, MinEventsPerWindow=10 (default), Loops={(o.Loops?.ToString(CultureInfo.InvariantCulture) ?? "default")}, DOTNET_GCgen0size=0x1000000,
-            MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072 (the AppHost's settings for the detector); per phase
+            MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072, malloc: {(o.GlibcMalloc || NativeAllocator.Tcmalloc() is null ? "glibc's" : "tcmalloc (LD_PRELOAD=" + NativeAllocator.Tcmalloc() + ")")} (the AppHost's settings for the detector); per phase
             Helios:Detection:Enabled / Helios:Storage:Enabled select the path. Producer in this process, one thread writing Kafka's
             produce requests itself (Produce v3, record batches of magic 2 with CRC-32C, no compression, no idempotence) to each partition's
             leader, acks=1, up to {ProduceBatch:N0} events a request, each acknowledged before the next; key = service, partition = librdkafka's
@@ -150,6 +150,11 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             detector.Environment["Helios__Storage__Enabled"] = phase.Store ? "true" : "false";
             detector.Environment["Helios__Detection__WindowSizeMinutes"] = "1";
             detector.Environment["Helios__Detection__AllowedLatenessSeconds"] = o.LatenessSeconds.ToString(CultureInfo.InvariantCulture);
+            if (o.GlibcMalloc)
+            {
+                detector.Environment.Remove("LD_PRELOAD");
+            }
+
             if (o.Loops is { } loops)
             {
                 detector.Environment["Helios__Detection__Loops"] = loops.ToString(CultureInfo.InvariantCulture);
@@ -837,18 +842,24 @@ internal sealed record PipelinePhase(int Number, string Name, string Title, bool
     ];
 }
 
-/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N]`.</summary>
+/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc]`.</summary>
 internal sealed record PipelineOptions(
     int Seconds, int Services, int EventsPerWindow, int StormsPerWindow, int WarmupSeconds, double BudgetMiBPerPartition, int LatenessSeconds,
-    int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null)
+    int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null, bool GlibcMalloc = false)
 {
-    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N]";
+    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc]";
 
     public static PipelineOptions Parse(string[] args)
     {
         var o = new PipelineOptions(90, 10_000, 20, 5, 30, 3.5, 5, 180, PipelinePhase.All);
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--glibc-malloc")
+            {
+                o = o with { GlibcMalloc = true };
+                continue;
+            }
+
             var value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value. Usage: {Usage}");
             int Int(int min, int max) => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max
                 ? v : throw new ArgumentException($"{args[i]} must be a whole number from {min} to {max}, not '{value}'.");

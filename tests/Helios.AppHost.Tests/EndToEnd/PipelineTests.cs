@@ -138,6 +138,21 @@ public sealed class PipelineTests(StackFixture stack)
         Assert.True(problem.GetProperty("errors").TryGetProperty("service", out _));
     }
 
+    /// <summary>
+    /// The AppHost runs the detector on tcmalloc (see its Program): the library must be installed (test.sh does it) and
+    /// mapped into the running detector, so the end-to-end tests exercise the allocator the benchmark measured.
+    /// </summary>
+    [Fact]
+    public void Detector_RunsOnTcmalloc()
+    {
+        var library = Helios.AppHost.Hosting.NativeAllocator.Tcmalloc();
+        Assert.NotNull(library);
+        var detector = (Helios.AppHost.Hosting.ProjectResource)stack.App["detector"];
+        var maps = File.ReadAllText($"/proc/{detector.ProcessId}/maps");
+        Assert.Contains(Path.GetFileName(library), maps, StringComparison.Ordinal);
+        Assert.DoesNotContain("libtcmalloc", File.ReadAllText("/proc/self/maps"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ModelInfo_AfterFirstStart_ShowsTheBootstrapModelWithItsOwnThreshold()
     {
