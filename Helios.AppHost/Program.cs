@@ -34,9 +34,9 @@ var detector = builder.AddProject("detector", Projects.Detector, port: 5081)
 
 // librdkafka allocates every fetched message on its broker thread and the consume loop frees it: glibc's malloc then
 // takes an arena lock on both sides of every message (7-10 % of the detector's CPU, with futex waits). tcmalloc's
-// per-thread caches move such memory between threads in batches: detection 309,200-312,900 against 271,400-296,900
-// events/s, 297,000-312,000 against 236,000-280,000 per detector CPU-second (`bench -- pipeline --phases detect`,
-// alternating runs, 2026-12-02). Debian's libtcmalloc-minimal4 (run.sh and test.sh install it); without it, glibc.
+// per-thread caches move such memory between threads in batches: detection 292,200-312,900 against 270,200-296,900
+// events/s, 277,000-312,000 against 236,000-280,000 per detector CPU-second (`bench -- pipeline --phases detect`,
+// five runs each, 2026-12-02; `--glibc-malloc` compares). Debian's libtcmalloc-minimal4 (run.sh and test.sh install it); without it, glibc.
 if (NativeAllocator.Tcmalloc() is { } tcmalloc)
 {
     detector.WithEnvironment("LD_PRELOAD", tcmalloc);
