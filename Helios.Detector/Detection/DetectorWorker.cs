@@ -946,7 +946,7 @@ public static class DetectionRegistration
 }
 
 /// <summary>The process's consume loops (<see cref="DetectionOptions.Loops"/>): started and stopped together, their health together, their gauges summed.</summary>
-public sealed class DetectorLoops : IHostedService, IHealthCheck
+public sealed class DetectorLoops : IHostedService, IHealthCheck, IDisposable
 {
     public DetectorLoops(IServiceProvider services, IOptions<DetectionOptions> options, DetectorMetrics metrics)
     {
@@ -962,6 +962,14 @@ public sealed class DetectorLoops : IHostedService, IHealthCheck
     public Task StartAsync(CancellationToken cancellationToken) => Task.WhenAll(Loops.Select(l => l.StartAsync(cancellationToken)));
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.WhenAll(Loops.Select(l => l.StopAsync(cancellationToken)));
+
+    public void Dispose()
+    {
+        foreach (var loop in Loops)
+        {
+            loop.Dispose();
+        }
+    }
 
     /// <summary>Ready once every loop has a model and has subscribed.</summary>
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
