@@ -43,7 +43,7 @@ public sealed class DetectorWorker(
     private const int PrefetchKbytes = 64 * 1024;
     private const int MaxLinksPerWindow = 32;
 
-    /// <summary>Batches of at least this many windows are scored on every core (features and the forest's pass), in chunks of <see cref="ParallelChunk"/>.</summary>
+    /// <summary>Batches of at least this many windows get their feature rows on every core, in chunks of <see cref="ParallelChunk"/>.</summary>
     private const int ParallelFrom = 1_000;
     private const int ParallelChunk = 512;
     private readonly KafkaTopicsOptions _topics = topicOptions.Value;
@@ -607,7 +607,8 @@ public sealed class DetectorWorker(
                     scored[i].Features.CopyTo(matrix, i * width);
                 }
 
-                model.Forest.ScoreSamples(matrix.AsSpan(0, scored.Count * width), scores, maxDegreeOfParallelism: scored.Count >= ParallelFrom ? Environment.ProcessorCount : 1);
+                // All cores: ScoreSamples itself keeps a batch of one chunk or less on this thread.
+                model.Forest.ScoreSamples(matrix.AsSpan(0, scored.Count * width), scores, maxDegreeOfParallelism: 0);
             }
             finally
             {
@@ -654,23 +655,23 @@ public sealed class DetectorWorker(
     private static double[][] Features(List<(ClosedWindow Window, List<ActivityContext>? Links)> windows, AnomalyModel model)
     {
         var rows = new double[windows.Count][];
-        if (windows.Count < ParallelFrom || Environment.ProcessorCount == 1)
+        void Fill(int from, int to)
         {
-            for (var i = 0; i < rows.Length; i++)
+            for (var i = from; i < to; i++)
             {
                 rows[i] = EventWindowFeatures.For(windows[i].Window, model.ServiceBaselines);
             }
-
-            return rows;
         }
 
-        Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, rows.Length, ParallelChunk), range =>
+        if (rows.Length < ParallelFrom || Environment.ProcessorCount == 1)
         {
-            for (var i = range.Item1; i < range.Item2; i++)
-            {
-                rows[i] = EventWindowFeatures.For(windows[i].Window, model.ServiceBaselines);
-            }
-        });
+            Fill(0, rows.Length);
+        }
+        else
+        {
+            Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, rows.Length, ParallelChunk), range => Fill(range.Item1, range.Item2));
+        }
+
         return rows;
     }
 
