@@ -23,6 +23,9 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
     private readonly long _size = windowSize.Ticks;
     private readonly Dictionary<string, History> _history = new(StringComparer.Ordinal);
     private readonly Dictionary<long, Slot> _slots = [];
+
+    /// <summary>Pruned slots, reused with their tables for the next slots.</summary>
+    private readonly Stack<Slot> _spare = new();
     private long _newest = long.MinValue;
 
     /// <summary>Slots currently remembered (for tests and memory checks).</summary>
@@ -43,6 +46,11 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
     public void Clear()
     {
         _history.Clear();
+        foreach (var slot in _slots.Values)
+        {
+            Release(slot);
+        }
+
         _slots.Clear();
         _newest = long.MinValue;
     }
@@ -55,7 +63,7 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
         {
             if (!_slots.TryGetValue(w.StartTicks, out var slot))
             {
-                _slots[w.StartTicks] = slot = new Slot();
+                _slots[w.StartTicks] = slot = _spare.TryPop(out var spare) ? spare : new Slot();
             }
 
             slot.Add(w.Surprise);
@@ -116,7 +124,17 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
         var oldest = _newest - ((slotsKept - 1) * _size);
         foreach (var start in _slots.Keys.Where(s => s < oldest).ToList())
         {
-            _slots.Remove(start);
+            _slots.Remove(start, out var slot);
+            Release(slot!);
+        }
+    }
+
+    private void Release(Slot slot)
+    {
+        if (_spare.Count < slotsKept)
+        {
+            slot.Reset();
+            _spare.Push(slot);
         }
     }
 
@@ -147,10 +165,17 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
         public double At(long start) => start == _start1 ? _surprise1 : start == _start2 ? _surprise2 : 0;
     }
 
-    /// <summary>Every window of one slot: surprises sorted in descending order, with the peer-term tables rebuilt on demand.</summary>
+    /// <summary>
+    /// Every window of one slot: surprises sorted in descending order, with the peer-term tables rebuilt on demand. The
+    /// tables are kept and grown, not allocated per rebuild, and a pruned slot is reused for a new one: a slot of 10,000
+    /// windows is rebuilt after each batch that adds to it, and its suffix table alone (160 KB) was large-object-heap
+    /// garbage each time, collected only by full collections.
+    /// </summary>
     private sealed class Slot
     {
         private readonly List<double> _values = [];
+
+        /// <summary>The first <see cref="_count"/> entries: the slot's surprises as of the last rebuild, descending.</summary>
         private double[] _sorted = [];
 
         /// <summary>logChoose[j] = log10 C(n, j) for n = windows - 1 peers.</summary>
@@ -158,12 +183,21 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
 
         /// <summary>suffix[j] = max over j' >= j of (j' + 1) S[j' + 1] - log10 C(n, j'), with its j' (1-based peers).</summary>
         private (double Value, int Peers)[] _suffix = [];
+        private int _count;
         private bool _dirty;
 
         public void Add(double surprise)
         {
             _values.Add(surprise);
             _dirty = true;
+        }
+
+        /// <summary>Empties the slot for reuse, keeping its tables' memory.</summary>
+        public void Reset()
+        {
+            _values.Clear();
+            _count = 0;
+            _dirty = false;
         }
 
         /// <summary>max over j of (j + 1) min(s, p_j) - log10 C(n, j) over the n other windows of the slot, and the j that reaches it.</summary>
@@ -174,7 +208,7 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
                 Rebuild();
             }
 
-            var n = _sorted.Length - 1;
+            var n = _count - 1;
             if (n < 1)
             {
                 return (double.NegativeInfinity, 0);
@@ -201,18 +235,34 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
 
         private void Rebuild()
         {
-            _sorted = [.. _values];
-            Array.Sort(_sorted);
-            Array.Reverse(_sorted);
-            var n = _sorted.Length - 1;
-            _logChoose = new double[n + 1];
+            _count = _values.Count;
+            if (_sorted.Length < _count)
+            {
+                var capacity = Math.Max(_count, 2 * _sorted.Length);
+                _sorted = new double[capacity];
+                _logChoose = new double[capacity];
+                _suffix = new (double, int)[capacity + 1];
+            }
+
+            var sorted = _sorted.AsSpan(0, _count);
+            _values.CopyTo(sorted);
+            sorted.Sort();
+            sorted.Reverse();
+            var n = _count - 1;
+            if (_count > 0)
+            {
+                _logChoose[0] = 0;
+            }
             for (var j = 1; j <= n; j++)
             {
                 _logChoose[j] = _logChoose[j - 1] + Math.Log10((double)(n - j + 1) / j);
             }
 
-            _suffix = new (double, int)[n + 2];
-            _suffix[n + 1] = (double.NegativeInfinity, 0);
+            if (n >= 0)
+            {
+                _suffix[n + 1] = (double.NegativeInfinity, 0);
+            }
+
             for (var j = n; j >= 1; j--)
             {
                 // Peer j (1-based, own window removed) is sorted[j] (0-based) once j is at or past the own rank.
@@ -226,7 +276,7 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
         /// <summary>0-based index of the first occurrence of s in the descending array (s is one of its values).</summary>
         private int FirstIndexOf(double s)
         {
-            int lo = 0, hi = _sorted.Length - 1;
+            int lo = 0, hi = _count - 1;
             while (lo < hi)
             {
                 var mid = (lo + hi) / 2;

@@ -104,5 +104,40 @@ public sealed class EvidenceTrackerTests
         Assert.Equal(3, tracker.Slots);
     }
 
+    [Fact]
+    public void ReusedSlots_OfOtherSizes_EqualTheOfflineGuard()
+    {
+        // Two slots kept: from the third on, each slot reuses a pruned one's tables, larger or smaller than it needs,
+        // and each arrives in three batches, so its tables are rebuilt with the peers closed so far.
+        var rng = new Random(7);
+        var tracker = new EvidenceTracker(Size, slotsKept: 2);
+        int[] sizes = [60, 5, 33, 2, 90, 1, 17, 48, 3];
+        var surprise = new Dictionary<(int Service, int Slot), double>();
+        for (var slot = 0; slot < sizes.Length; slot++)
+        {
+            var closed = new List<int>();
+            foreach (var part in Enumerable.Range(0, sizes[slot]).Chunk((sizes[slot] + 2) / 3))
+            {
+                foreach (var s in part)
+                {
+                    surprise[(s, slot)] = rng.NextDouble() < 0.7 ? Math.Round(rng.NextDouble() * 2, 1) : 2 + (rng.NextDouble() * 8);
+                }
+
+                closed.AddRange(part);
+                var evidence = new Evidence[part.Length];
+                tracker.Evaluate([.. part.Select(s => new WindowSurprise($"svc-{s}", Start(slot), surprise[(s, slot)]))], evidence);
+                for (var i = 0; i < part.Length; i++)
+                {
+                    var s = part[i];
+                    var peers = closed.Where(o => o != s).Select(o => surprise[(o, slot)]).OrderDescending().ToArray();
+                    var expected = SurpriseGuard.Corroborated(surprise[(s, slot)], surprise.GetValueOrDefault((s, slot - 1)), surprise.GetValueOrDefault((s, slot - 2)), peers);
+                    Assert.Equal(expected, evidence[i].Value, 9);
+                }
+            }
+        }
+
+        Assert.Equal(2, tracker.Slots);
+    }
+
     private static long Start(int slot) => new DateTimeOffset(2026, 3, 2, 8, 0, 0, TimeSpan.Zero).Add(Size * slot).UtcTicks;
 }
