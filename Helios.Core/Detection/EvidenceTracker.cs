@@ -20,12 +20,13 @@ public readonly record struct Evidence(double Value, int Windows, int Peers);
 /// </summary>
 public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
 {
+    private const int SparesKept = 2;
     private readonly long _size = windowSize.Ticks;
     private readonly Dictionary<string, History> _history = new(StringComparer.Ordinal);
     private readonly Dictionary<long, Slot> _slots = [];
 
-    /// <summary>Pruned slots, reused with their tables for the next slots.</summary>
-    private readonly Stack<Slot> _spare = new();
+    /// <summary>Pruned slots, reused with their tables for the next slots (a slot is pruned as a new one starts: two are plenty).</summary>
+    private readonly Stack<Slot> _spare = new(SparesKept);
     private long _newest = long.MinValue;
 
     /// <summary>Slots currently remembered (for tests and memory checks).</summary>
@@ -131,7 +132,7 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
 
     private void Release(Slot slot)
     {
-        if (_spare.Count < slotsKept)
+        if (_spare.Count < SparesKept)
         {
             slot.Reset();
             _spare.Push(slot);
@@ -238,10 +239,9 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
             _count = _values.Count;
             if (_sorted.Length < _count)
             {
-                var capacity = Math.Max(_count, 2 * _sorted.Length);
-                _sorted = new double[capacity];
-                _logChoose = new double[capacity];
-                _suffix = new (double, int)[capacity + 1];
+                _sorted = new double[_count];
+                _logChoose = new double[_count];
+                _suffix = new (double, int)[_count + 1];
             }
 
             var sorted = _sorted.AsSpan(0, _count);
