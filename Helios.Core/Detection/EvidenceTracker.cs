@@ -253,6 +253,7 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
             {
                 _logChoose[0] = 0;
             }
+
             for (var j = 1; j <= n; j++)
             {
                 _logChoose[j] = _logChoose[j - 1] + Math.Log10((double)(n - j + 1) / j);
