@@ -248,22 +248,14 @@ public sealed class EvidenceTracker(TimeSpan windowSize, int slotsKept = 12)
             _values.CopyTo(sorted);
             sorted.Sort();
             sorted.Reverse();
+            // A slot is rebuilt only after an Add, so it holds one window at least; logChoose[0] = log10 C(n, 0) = 0 is never written.
             var n = _count - 1;
-            if (_count > 0)
-            {
-                _logChoose[0] = 0;
-            }
-
             for (var j = 1; j <= n; j++)
             {
                 _logChoose[j] = _logChoose[j - 1] + Math.Log10((double)(n - j + 1) / j);
             }
 
-            if (n >= 0)
-            {
-                _suffix[n + 1] = (double.NegativeInfinity, 0);
-            }
-
+            _suffix[n + 1] = (double.NegativeInfinity, 0);
             for (var j = n; j >= 1; j--)
             {
                 // Peer j (1-based, own window removed) is sorted[j] (0-based) once j is at or past the own rank.
