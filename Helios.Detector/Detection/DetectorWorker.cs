@@ -46,6 +46,9 @@ public sealed class DetectorWorker(
     /// <summary>Batches of at least this many windows get their feature rows on every core, in chunks of <see cref="ParallelChunk"/>.</summary>
     private const int ParallelFrom = 1_000;
     private const int ParallelChunk = 512;
+
+    /// <summary>Batches of window records written behind the loop at most (a slot's 8 partitions, one loop); beyond, the loop waits for the oldest.</summary>
+    private const int MaxRecordingsInFlight = 8;
     private readonly KafkaTopicsOptions _topics = topicOptions.Value;
     private readonly DetectionOptions _options = detectionOptions.Value;
     private readonly Dictionary<string, OpenAlert> _openAlerts = new(StringComparer.Ordinal);
@@ -53,6 +56,9 @@ public sealed class DetectorWorker(
     private readonly CommitTracker _commits = new();
     private readonly EvidenceTracker _evidence = new(detectionOptions.Value.WindowSize);
     private readonly EventFieldsReader _reader = new();
+
+    /// <summary>Batches of window records being written, oldest first (see <see cref="StartRecording"/>).</summary>
+    private readonly Queue<InFlight> _recordings = new();
     private readonly long _sizeTicks = detectionOptions.Value.WindowSize.Ticks;
 
     /// <summary>
@@ -66,7 +72,6 @@ public sealed class DetectorWorker(
     private volatile bool _consuming;
     private long _processedNotCounted;
     private Exception? _handlerFailure;
-    private InFlight? _recording;
     private bool _rebalanced;
     private long _lag;
 
@@ -161,10 +166,10 @@ public sealed class DetectorWorker(
             }
 
             uncommitted |= polled;
-            if (_recording is { Stored.IsCompleted: true })
+            if (_recordings.TryPeek(out var oldest) && oldest.Stored.IsCompleted)
             {
-                // The records landed: their windows let go of their offsets.
-                await FinishRecordingAsync();
+                // Records landed: their windows let go of their offsets.
+                await FinishLandedRecordingsAsync();
                 uncommitted = true;
             }
 
@@ -535,22 +540,28 @@ public sealed class DetectorWorker(
     /// service the model never saw has no baseline to be surprised against and falls back to the forest's decision.
     /// Evidence needs no forest score, so those alerts are stored and published first; then one block pass of the
     /// forest scores the whole batch (every record keeps its score) and the other windows decide. Alerts are stored and
-    /// published at once, then the windows recorded (all in batches): a crash in between replays the windows, which
-    /// upserts and republishes the same alert ids (consumers de-duplicate by id).
+    /// published at once, and the windows recorded once both are done (all in batches, behind the loop, which waits for
+    /// neither): a crash in between replays the windows, which upserts and republishes the same alert ids (consumers
+    /// de-duplicate by id).
     /// </summary>
     private async Task ScoreAsync(IReadOnlyList<ClosedWindow> closed, IProducer<string, byte[]> producer, CancellationToken ct)
     {
-        // One batch of records in flight at a time, and none while this batch writes alerts.
-        await FinishRecordingAsync();
+        // The windows closed now (the loop drained them just before): what waits below counts in their latency.
         var closedAt = NowToTheMicrosecond();
         var started = Stopwatch.GetTimestamp();
+        while (_recordings.Count >= MaxRecordingsInFlight)
+        {
+            // PostgreSQL is behind: the loop waits for it rather than hold more records (and offsets).
+            await FinishOldestRecordingAsync();
+        }
+
         var records = new List<WindowRecord>(closed.Count);
         var scored = new List<ScoredWindow>(closed.Count);
         if (_model is not { } active)
         {
             closed.ToList().ForEach(w => _windowTraces.Remove((w.Service, w.Start)));
             records.AddRange(closed.Select(w => new WindowRecord(w.Service, w.Start, w.End, w.Events.Count, Scored: false)));
-            StartRecording(records, []);
+            StartRecording(records, [], Task.CompletedTask);
             return;
         }
 
@@ -591,7 +602,7 @@ public sealed class DetectorWorker(
                 }
             }
 
-            await PublishAsync(decisions, producer, ct);
+            PublishRaised(decisions, producer, ct);
 
             // One pass of the forest over the whole batch (block scoring); the full assessment (attribution,
             // explanation) is only computed for windows that alert.
@@ -626,7 +637,7 @@ public sealed class DetectorWorker(
                 }
             }
 
-            await PublishAsync(decisions, producer, ct);
+            PublishRaised(decisions, producer, ct);
             for (var i = 0; i < scored.Count; i++)
             {
                 var (window, features, surprise, _, _, version) = scored[i];
@@ -635,16 +646,19 @@ public sealed class DetectorWorker(
                     scores[i] - model.Threshold, anomalous, alertId, version, surprise, evidence[i].Value));
             }
 
-            StartRecording(records, decisions.SuppressedBy);
+            var published = Task.WhenAll(decisions.Publishing);
+            if (scored.Count > 0)
+            {
+                // Closed to scored and its alerts stored and on the topic.
+                _ = published.ContinueWith(_ => metrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds),
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            StartRecording(records, decisions.SuppressedBy, published);
         }
         finally
         {
             decisions.Activities.ForEach(a => a.Dispose());
-        }
-
-        if (scored.Count > 0)
-        {
-            metrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
     }
 
@@ -719,24 +733,26 @@ public sealed class DetectorWorker(
         decisions.Outcomes[index] = (anomalous, alertId);
     }
 
-    /// <summary>Stores, then publishes, the alerts raised since the last call.</summary>
-    private async Task PublishAsync(Decisions decisions, IProducer<string, byte[]> producer, CancellationToken ct)
+    /// <summary>
+    /// Starts storing and publishing the alerts raised since the last call, without waiting for either: the topic does
+    /// not wait for PostgreSQL (under a storage load its upsert is the slow part), nor the forest's pass for the
+    /// evidence's alerts; the batch's windows are recorded only once both are done, so a crash in between replays them.
+    /// </summary>
+    private void PublishRaised(Decisions decisions, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         if (decisions.Raised.Count == 0)
         {
             return;
         }
 
-        // Stored and published at once: the topic does not wait for PostgreSQL (under a storage load its upsert is the
-        // slow part), and the windows are recorded only once both are done, so a crash in between replays them.
-        await Task.WhenAll([alerts.UpsertAsync([.. decisions.Raised.Select(r => r.Alert)], ct),
-            .. decisions.Raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct))]);
         foreach (var (alert, _) in decisions.Raised)
         {
             logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O} ({Rule}): {Explanation}",
                 alert.Id, alert.Severity, alert.Service, alert.WindowStart, alert.DetectedBy, alert.Explanation);
         }
 
+        decisions.Publishing.Add(alerts.UpsertAsync([.. decisions.Raised.Select(r => r.Alert)], ct));
+        decisions.Publishing.AddRange(decisions.Raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct)));
         decisions.Raised.Clear();
     }
 
@@ -748,6 +764,9 @@ public sealed class DetectorWorker(
         public (bool Anomalous, Guid? AlertId)[] Outcomes { get; } = new (bool, Guid?)[count];
 
         public List<(AnomalyAlert Alert, Activity? Activity)> Raised { get; } = [];
+
+        /// <summary>The raised alerts' upserts and publications under way.</summary>
+        public List<Task> Publishing { get; } = [];
 
         public HashSet<Guid> SuppressedBy { get; } = [];
 
@@ -804,13 +823,14 @@ public sealed class DetectorWorker(
     }
 
     /// <summary>
-    /// Starts writing a batch's window records (and the suppressed counts of its alerts) without waiting for
-    /// PostgreSQL: the loop goes on consuming meanwhile (waiting for the write had been two thirds of a batch's time and
+    /// Starts writing a batch's window records (and the suppressed counts of its alerts) once its alerts are stored and
+    /// published (<paramref name="alertsDone"/>) and the batch before it has landed, without waiting for any of it
+    /// (PostgreSQL under a storage load, the broker): the loop goes on consuming meanwhile (waiting for the write had been two thirds of a batch's time and
     /// 29 % of the detection loop's). Until the write lands and <see cref="FinishRecordingAsync"/> applies it, the
     /// windows keep holding their offsets, so nothing is committed past them; what would read the records first waits
-    /// for them (a late event's count, a service's history, a rebalance, the next batch, the end).
+    /// for them (a late event's count, a service's history, a rebalance, the end; a new batch when <see cref="MaxRecordingsInFlight"/> are in flight).
     /// </summary>
-    private void StartRecording(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy)
+    private void StartRecording(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy, Task alertsDone)
     {
         foreach (var record in records)
         {
@@ -821,13 +841,17 @@ public sealed class DetectorWorker(
         }
 
         // Started on the thread pool: encoding a slot's 10,000 records for COPY would otherwise run on the loop's thread
-        // until the first write that has to wait.
-        _recording = new InFlight(Task.Run(WriteAsync), records);
+        // until the first write that has to wait. Each batch is written once the one before it has landed, so the
+        // records (and the suppressed counts recounted from them) land in the order the windows closed.
+        var previous = _recordings.Count > 0 ? _recordings.Last().Stored : Task.CompletedTask;
+        _recordings.Enqueue(new InFlight(Task.Run(WriteAsync), records));
 
         // Not cancelled by shutdown: the loop's end waits for it, so the last batch lands and its offsets are committed
         // before the consumer leaves the group (a write cut short would only be replayed after the restart).
         async Task<int> WriteAsync()
         {
+            await previous;
+            await alertsDone;
             var stored = await windowStore.TryStoreAsync(records, CancellationToken.None);
             if (suppressedBy.Count > 0)
             {
@@ -838,23 +862,36 @@ public sealed class DetectorWorker(
         }
     }
 
-    /// <summary>Waits for the records in flight, if any, and applies them: their windows release their offsets and count as recorded.</summary>
+    /// <summary>Waits for every batch of records in flight and applies them, oldest first: their windows release their offsets and count as recorded.</summary>
     private async Task FinishRecordingAsync()
     {
-        if (_recording is { } recording)
+        while (_recordings.Count > 0)
         {
-            _recording = null;
-            Recorded(recording.Records, await recording.Stored);
+            await FinishOldestRecordingAsync();
         }
+    }
+
+    /// <summary>Applies the batches of records that have landed, oldest first, up to the first still being written.</summary>
+    private async Task FinishLandedRecordingsAsync()
+    {
+        while (_recordings.TryPeek(out var oldest) && oldest.Stored.IsCompleted)
+        {
+            await FinishOldestRecordingAsync();
+        }
+    }
+
+    private async Task FinishOldestRecordingAsync()
+    {
+        var oldest = _recordings.Dequeue();
+        Recorded(oldest.Records, await oldest.Stored);
     }
 
     /// <summary><see cref="FinishRecordingAsync"/> for the rebalance handlers, which librdkafka calls synchronously inside the poll.</summary>
     private void FinishRecording()
     {
-        if (_recording is { } recording)
+        while (_recordings.TryDequeue(out var oldest))
         {
-            _recording = null;
-            Recorded(recording.Records, recording.Stored.GetAwaiter().GetResult());
+            Recorded(oldest.Records, oldest.Stored.GetAwaiter().GetResult());
         }
     }
 

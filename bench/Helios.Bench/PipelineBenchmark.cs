@@ -52,7 +52,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             mock broker hosted in THIS process, topic events x8 partitions, the detector process {detectorPath}
             {(release ? "(Release build)" : "(WARNING: not a Release build: run the bench with -c Release)")}; api, optimizer and web removed). Detector settings:
             Helios:Detection:WindowSizeMinutes=1, AllowedLatenessSeconds={o.LatenessSeconds}, MinEventsPerWindow=10 (default), Loops={(o.Loops?.ToString(CultureInfo.InvariantCulture) ?? "default")}, DOTNET_GCgen0size=0x1000000,
-            MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072, malloc: {(o.GlibcMalloc || NativeAllocator.Tcmalloc() is null ? "glibc's" : "tcmalloc (LD_PRELOAD=" + NativeAllocator.Tcmalloc() + ")")} (the AppHost's settings for the detector); per phase
+            MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072, malloc: {(o.GlibcMalloc || NativeAllocator.Tcmalloc() is null ? "glibc's" : "tcmalloc (LD_PRELOAD=" + NativeAllocator.Tcmalloc() + ")")} (the AppHost's settings for the detector){(o.DetectorEnvironment.Count == 0 ? "" : ", and for this run " + string.Join(", ", o.DetectorEnvironment.Select(e => $"{e.Name}={e.Value}")))}; per phase
             Helios:Detection:Enabled / Helios:Storage:Enabled select the path. Producer in this process, one thread writing Kafka's
             produce requests itself (Produce v3, record batches of magic 2 with CRC-32C, no compression, no idempotence) to each partition's
             leader, acks=1, up to {ProduceBatch:N0} events a request, each acknowledged before the next; key = service, partition = librdkafka's
@@ -153,6 +153,11 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             if (o.GlibcMalloc)
             {
                 detector.Environment.Remove("LD_PRELOAD");
+            }
+
+            foreach (var (name, value) in o.DetectorEnvironment)
+            {
+                detector.Environment[name] = value;
             }
 
             if (o.Loops is { } loops)
@@ -842,12 +847,15 @@ internal sealed record PipelinePhase(int Number, string Name, string Title, bool
     ];
 }
 
-/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc]`.</summary>
+/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc] [--env NAME=VALUE]...`.</summary>
 internal sealed record PipelineOptions(
     int Seconds, int Services, int EventsPerWindow, int StormsPerWindow, int WarmupSeconds, double BudgetMiBPerPartition, int LatenessSeconds,
     int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null, bool GlibcMalloc = false)
 {
-    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc]";
+    /// <summary>Environment variables set on the detector process on top of the AppHost's (a setting measured before it is kept).</summary>
+    public IReadOnlyList<(string Name, string Value)> DetectorEnvironment { get; init; } = [];
+
+    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc] [--env NAME=VALUE]...";
 
     public static PipelineOptions Parse(string[] args)
     {
@@ -877,6 +885,11 @@ internal sealed record PipelineOptions(
                 },
                 "--lateness" => o with { LatenessSeconds = Int(0, 3_600) },
                 "--loops" => o with { Loops = Int(1, 16) },
+                "--env" => o with
+                {
+                    DetectorEnvironment = [.. o.DetectorEnvironment, value.IndexOf('=', StringComparison.Ordinal) is > 0 and var at
+                        ? (value[..at], value[(at + 1)..]) : throw new ArgumentException($"--env must be NAME=VALUE, not '{value}'.")],
+                },
                 "--drain-timeout" => o with { DrainTimeoutSeconds = Int(1, 86_400) },
                 "--phases" => o with
                 {
