@@ -6,6 +6,11 @@ namespace Helios.Detector.Detection;
 public sealed class DetectorMetrics : IDisposable
 {
     public const string MeterName = "Helios.Detector";
+    /// <summary>
+    /// Bucket bounds (seconds) of the latency histograms: the SDK's default bounds (0, 5, 10, 25 ... 10,000) suit
+    /// milliseconds, and every latency here, in seconds, would fall in the one bucket up to 5.
+    /// </summary>
+    private static readonly InstrumentAdvice<double> Seconds = new() { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] };
     private readonly Meter _meter = new(MeterName);
 
     public DetectorMetrics()
@@ -16,7 +21,8 @@ public sealed class DetectorMetrics : IDisposable
         DeadLettered = _meter.CreateCounter<long>("helios.detection.dead_lettered", "{event}", "Malformed events sent to the dead-letter topic");
         LateEvents = _meter.CreateCounter<long>("helios.detection.late_events", "{event}", "Events that arrived after their window closed");
         ReplayedEvents = _meter.CreateCounter<long>("helios.detection.replayed_events", "{event}", "Events re-read after a restart for windows already recorded");
-        Latency = _meter.CreateHistogram<double>("helios.detection.latency", "s", "Time to score a closed window and publish its alert");
+        Latency = _meter.CreateHistogram<double>("helios.detection.latency", "s", "Time from a window's close to its scoring and its alerts stored and published", tags: null, advice: Seconds);
+        AlertPublish = _meter.CreateHistogram<double>("helios.detection.alert_publish", "s", "Time from handing an alert to the producer to the broker's acknowledgement", tags: null, advice: Seconds);
         WindowSize = _meter.CreateHistogram<long>("helios.detection.window_size", "{event}", "Events per scored window");
     }
 
@@ -35,6 +41,8 @@ public sealed class DetectorMetrics : IDisposable
     public Histogram<double> Latency { get; }
 
     public Histogram<long> WindowSize { get; }
+
+    public Histogram<double> AlertPublish { get; }
 
     public void ObserveOpenWindows(Func<int> openWindows) =>
         _meter.CreateObservableGauge("helios.detection.open_windows", openWindows, "{window}", "Windows currently open");

@@ -922,12 +922,14 @@ public sealed class DetectorWorker(
         Activity.Current = window ?? previous;
         using var publish = KafkaTracing.StartPublish(_topics.AlertsTopic, headers);
         Activity.Current = previous;
+        var started = Stopwatch.GetTimestamp();
         await producer.ProduceAsync(_topics.AlertsTopic, new Message<string, byte[]>
         {
             Key = alert.Service,
             Value = JsonSerializer.SerializeToUtf8Bytes(alert),
             Headers = headers,
         }, ct);
+        metrics.AlertPublish.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
     private async Task RefreshModelAsync(CancellationToken ct)

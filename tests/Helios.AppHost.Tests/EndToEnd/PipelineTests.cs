@@ -51,6 +51,15 @@ public sealed class PipelineTests(StackFixture stack)
         Assert.InRange(alert.DetectedAt - alert.ClosedAt!.Value, TimeSpan.Zero, TimeSpan.FromSeconds(5));
         Assert.Contains("error_surprise", alert.Explanation);
 
+        // Its trip to the broker is measured, and the detector's latency histograms have buckets at the scale of milliseconds.
+        Assert.True(await stack.MetricAsync("detector", "helios_detection_alert_publish_seconds_count") >= 1, "no alert publication in helios_detection_alert_publish_seconds");
+        using (var client = stack.App.CreateHttpClient("detector"))
+        {
+            var metricsText = await client.GetStringAsync("/metrics");
+            Assert.Matches(@"(?m)^helios_detection_latency_seconds_bucket\{(.*,)?le=""0.025""\} \d+$", metricsText);
+            Assert.Matches(@"(?m)^helios_detection_alert_publish_seconds_bucket\{(.*,)?le=""0.005""\} \d+$", metricsText);
+        }
+
         await using (var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!))
         await using (var cmd = db.CreateCommand("SELECT service, count(*) FROM alerts WHERE service = ANY(@ours) GROUP BY service"))
         {
