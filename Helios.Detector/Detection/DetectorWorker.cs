@@ -47,7 +47,10 @@ public sealed class DetectorWorker(
     private const int ParallelFrom = 1_000;
     private const int ParallelChunk = 512;
 
-    /// <summary>Batches of window records written behind the loop at most (a slot's 8 partitions, one loop); beyond, the loop waits for the oldest.</summary>
+    /// <summary>
+    /// Batches of window records written behind the loop at most (a slot's 8 partitions, one loop); beyond, the loop
+    /// waits for the oldest.
+    /// </summary>
     private const int MaxRecordingsInFlight = 8;
     private readonly KafkaTopicsOptions _topics = topicOptions.Value;
     private readonly DetectionOptions _options = detectionOptions.Value;
@@ -825,10 +828,11 @@ public sealed class DetectorWorker(
     /// <summary>
     /// Starts writing a batch's window records (and the suppressed counts of its alerts) once its alerts are stored and
     /// published (<paramref name="alertsDone"/>) and the batch before it has landed, without waiting for any of it
-    /// (PostgreSQL under a storage load, the broker): the loop goes on consuming meanwhile (waiting for the write had been two thirds of a batch's time and
-    /// 29 % of the detection loop's). Until the write lands and <see cref="FinishRecordingAsync"/> applies it, the
-    /// windows keep holding their offsets, so nothing is committed past them; what would read the records first waits
-    /// for them (a late event's count, a service's history, a rebalance, the end; a new batch when <see cref="MaxRecordingsInFlight"/> are in flight).
+    /// (PostgreSQL under a storage load, the broker): the loop goes on consuming meanwhile (waiting for the write had
+    /// been two thirds of a batch's time and 29 % of the detection loop's). Until the write lands and
+    /// <see cref="FinishRecordingAsync"/> applies it, the windows keep holding their offsets, so nothing is committed
+    /// past them; what would read the records first waits for them (a late event's count, a service's history, a
+    /// rebalance, the end; a new batch when <see cref="MaxRecordingsInFlight"/> are in flight).
     /// </summary>
     private void StartRecording(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy, Task alertsDone)
     {
