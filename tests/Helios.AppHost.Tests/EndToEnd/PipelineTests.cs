@@ -97,6 +97,54 @@ public sealed class PipelineTests(StackFixture stack)
     }
 
     /// <summary>
+    /// An error storm over two windows of one service: the first raises a critical alert, and the second, within its
+    /// cooldown (ALERT_COOLDOWN_MINUTES, 10; windows of 5) and not more severe, is suppressed on it: one alert in
+    /// PostgreSQL, the second window's record names it, and its suppressed count, recounted from the records, is 1.
+    /// A service of the bootstrap model's that no other test of this stack storms (their checks count a service's alerts).
+    /// </summary>
+    [Fact]
+    public async Task ErrorStorm_OverTwoWindows_SecondWindowSuppressedOnTheFirstAlert()
+    {
+        const string Stormy = "notification-service";
+        var start = stack.ReserveStart();
+        var services = SyntheticTraffic.Services.Where(s => s.Name == Stormy).ToList();
+        await TestTraffic.PublishAsync(stack.Api, TestTraffic.WithStorm(services, Stormy, start, windows: 4, stormWindow: 1, seed: 2026, stormWindows: 2));
+
+        await using var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!);
+        const string SuppressedCount = "SELECT coalesce(sum(suppressed_count), -1) FROM alerts WHERE service = @service AND window_start >= @from AND window_start < @to";
+        var range = (From: start, To: start.AddMinutes(20));
+        async Task<long> Scalar(string sql)
+        {
+            await using var cmd = db.CreateCommand(sql);
+            cmd.Parameters.AddWithValue("service", Stormy);
+            cmd.Parameters.AddWithValue("from", range.From);
+            cmd.Parameters.AddWithValue("to", range.To);
+            return Convert.ToInt64(await cmd.ExecuteScalarAsync());
+        }
+
+        await Eventually(async () => await Scalar(SuppressedCount) == 1, "the alert's suppressed count at 1", seconds: 60);
+        Assert.Equal(1, await Scalar("SELECT count(*) FROM alerts WHERE service = @service AND window_start >= @from AND window_start < @to"));
+
+        await using var read = db.CreateCommand(
+            """
+            SELECT a.id, a.window_start, a.severity, w.is_anomaly, w.alert_id
+            FROM alerts a JOIN scored_windows w ON w.service = a.service AND w.window_start = a.window_start + interval '5 minutes'
+            WHERE a.service = @service AND a.window_start >= @from AND a.window_start < @to
+            """);
+        read.Parameters.AddWithValue("service", Stormy);
+        read.Parameters.AddWithValue("from", range.From);
+        read.Parameters.AddWithValue("to", range.To);
+        await using var reader = await read.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync(), "no record of the window after the alert's");
+        var id = reader.GetGuid(0);
+        Assert.Equal(AlertIds.For(Stormy, start.AddMinutes(5)), id);
+        Assert.Equal(start.AddMinutes(5), new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc)));
+        Assert.Equal("critical", reader.GetString(2));
+        Assert.True(reader.GetBoolean(3), "the second storm window is not anomalous");
+        Assert.Equal(id, reader.GetGuid(4));
+    }
+
+    /// <summary>
     /// A service the model has no baseline for cannot be surprising against one: its error storm is
     /// raised by the forest's decision instead, and the alert says so.
     /// </summary>

@@ -15,10 +15,10 @@ public static class TestTraffic
 
     /// <summary>
     /// Normal traffic for <paramref name="windows"/> windows from <paramref name="start"/>; in window
-    /// <paramref name="stormWindow"/> the <paramref name="stormy"/> service has an error storm (85 %
-    /// ERROR, latency x5). One later event per service moves every partition's watermark past them all.
+    /// <paramref name="stormWindow"/> (and the <paramref name="stormWindows"/> - 1 after it) the <paramref name="stormy"/>
+    /// service has an error storm (85 % ERROR, latency x5). One later event per service moves every partition's watermark past them all.
     /// </summary>
-    public static List<TelemetryEvent> WithStorm(IReadOnlyList<SyntheticService> services, string stormy, DateTimeOffset start, int windows, int stormWindow, ulong seed)
+    public static List<TelemetryEvent> WithStorm(IReadOnlyList<SyntheticService> services, string stormy, DateTimeOffset start, int windows, int stormWindow, ulong seed, int stormWindows = 1)
     {
         var rng = new Random((int)seed);
         var stormStart = start + (Window * stormWindow);
@@ -26,7 +26,7 @@ public static class TestTraffic
         foreach (var e in SyntheticTraffic.Generate(start, start + (Window * windows), SyntheticTraffic.DefaultBaseRps, seed, services))
         {
             var evt = e.ToTelemetryEvent();
-            if (e.Service.Name == stormy && e.Timestamp >= stormStart && e.Timestamp < stormStart + Window)
+            if (e.Service.Name == stormy && e.Timestamp >= stormStart && e.Timestamp < stormStart + (Window * stormWindows))
             {
                 evt = evt with
                 {
