@@ -111,29 +111,21 @@ public sealed class PipelineTests(StackFixture stack)
         await TestTraffic.PublishAsync(stack.Api, TestTraffic.WithStorm(services, Stormy, start, windows: 4, stormWindow: 1, seed: 2026, stormWindows: 2));
 
         await using var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!);
-        const string SuppressedCount = "SELECT coalesce(sum(suppressed_count), -1) FROM alerts WHERE service = @service AND window_start >= @from AND window_start < @to";
-        var range = (From: start, To: start.AddMinutes(20));
-        async Task<long> Scalar(string sql)
-        {
-            await using var cmd = db.CreateCommand(sql);
-            cmd.Parameters.AddWithValue("service", Stormy);
-            cmd.Parameters.AddWithValue("from", range.From);
-            cmd.Parameters.AddWithValue("to", range.To);
-            return Convert.ToInt64(await cmd.ExecuteScalarAsync());
-        }
-
-        await Eventually(async () => await Scalar(SuppressedCount) == 1, "the alert's suppressed count at 1", seconds: 60);
-        Assert.Equal(1, await Scalar("SELECT count(*) FROM alerts WHERE service = @service AND window_start >= @from AND window_start < @to"));
+        var (from, to) = (start, start.AddMinutes(20));
+        string[] ours = [Stormy];
+        await Eventually(async () => await TestDatabase.ScalarAsync(db, "SELECT coalesce(sum(suppressed_count), -1) FROM alerts WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end", from, to, ours) == 1,
+            "the alert's suppressed count at 1", seconds: 60);
+        Assert.Equal(1, await TestDatabase.ScalarAsync(db, "SELECT count(*) FROM alerts WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end", from, to, ours));
 
         await using var read = db.CreateCommand(
             """
             SELECT a.id, a.window_start, a.severity, w.is_anomaly, w.alert_id
             FROM alerts a JOIN scored_windows w ON w.service = a.service AND w.window_start = a.window_start + interval '5 minutes'
-            WHERE a.service = @service AND a.window_start >= @from AND a.window_start < @to
+            WHERE a.service = @service AND a.window_start >= @start AND a.window_start < @end
             """);
         read.Parameters.AddWithValue("service", Stormy);
-        read.Parameters.AddWithValue("from", range.From);
-        read.Parameters.AddWithValue("to", range.To);
+        read.Parameters.AddWithValue("start", from);
+        read.Parameters.AddWithValue("end", to);
         await using var reader = await read.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync(), "no record of the window after the alert's");
         var id = reader.GetGuid(0);
