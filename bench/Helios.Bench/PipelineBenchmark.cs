@@ -852,10 +852,10 @@ internal sealed record PipelineOptions(
     int Seconds, int Services, int EventsPerWindow, int StormsPerWindow, int WarmupSeconds, double BudgetMiBPerPartition, int LatenessSeconds,
     int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null, bool GlibcMalloc = false)
 {
+    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc] [--env NAME=VALUE]...";
+
     /// <summary>Environment variables set on the detector process on top of the AppHost's (a setting measured before it is kept).</summary>
     public IReadOnlyList<(string Name, string Value)> DetectorEnvironment { get; init; } = [];
-
-    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc] [--env NAME=VALUE]...";
 
     public static PipelineOptions Parse(string[] args)
     {

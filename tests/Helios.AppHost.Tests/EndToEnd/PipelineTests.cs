@@ -105,31 +105,28 @@ public sealed class PipelineTests(StackFixture stack)
     [Fact]
     public async Task ErrorStorm_OverTwoWindows_SecondWindowSuppressedOnTheFirstAlert()
     {
-        const string Stormy = "notification-service";
+        const string Storming = "notification-service";
         var start = stack.ReserveStart();
-        var services = SyntheticTraffic.Services.Where(s => s.Name == Stormy).ToList();
-        await TestTraffic.PublishAsync(stack.Api, TestTraffic.WithStorm(services, Stormy, start, windows: 4, stormWindow: 1, seed: 2026, stormWindows: 2));
+        var services = SyntheticTraffic.Services.Where(s => s.Name == Storming).ToList();
+        await TestTraffic.PublishAsync(stack.Api, TestTraffic.WithStorm(services, Storming, start, windows: 4, stormWindow: 1, seed: 2026, stormWindows: 2));
 
         await using var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!);
         var (from, to) = (start, start.AddMinutes(20));
-        string[] ours = [Stormy];
+        string[] ours = [Storming];
         await Eventually(async () => await TestDatabase.ScalarAsync(db, "SELECT coalesce(sum(suppressed_count), -1) FROM alerts WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end", from, to, ours) == 1,
             "the alert's suppressed count at 1", seconds: 60);
         Assert.Equal(1, await TestDatabase.ScalarAsync(db, "SELECT count(*) FROM alerts WHERE service = ANY(@services) AND window_start >= @start AND window_start < @end", from, to, ours));
 
-        await using var read = db.CreateCommand(
+        await using var read = TestDatabase.Command(db,
             """
             SELECT a.id, a.window_start, a.severity, w.is_anomaly, w.alert_id
             FROM alerts a JOIN scored_windows w ON w.service = a.service AND w.window_start = a.window_start + interval '5 minutes'
-            WHERE a.service = @service AND a.window_start >= @start AND a.window_start < @end
-            """);
-        read.Parameters.AddWithValue("service", Stormy);
-        read.Parameters.AddWithValue("start", from);
-        read.Parameters.AddWithValue("end", to);
+            WHERE a.service = ANY(@services) AND a.window_start >= @start AND a.window_start < @end
+            """, from, to, ours);
         await using var reader = await read.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync(), "no record of the window after the alert's");
         var id = reader.GetGuid(0);
-        Assert.Equal(AlertIds.For(Stormy, start.AddMinutes(5)), id);
+        Assert.Equal(AlertIds.For(Storming, start.AddMinutes(5)), id);
         Assert.Equal(start.AddMinutes(5), new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc)));
         Assert.Equal("critical", reader.GetString(2));
         Assert.True(reader.GetBoolean(3), "the second storm window is not anomalous");

@@ -27,7 +27,8 @@ public static class TestDatabase
         return counts;
     }
 
-    private static NpgsqlCommand Command(NpgsqlDataSource db, string sql, DateTimeOffset start, DateTimeOffset end, IEnumerable<string>? services)
+    /// <summary>A command with @start, @end and (when given) @services bound.</summary>
+    public static NpgsqlCommand Command(NpgsqlDataSource db, string sql, DateTimeOffset start, DateTimeOffset end, IEnumerable<string>? services = null)
     {
         var cmd = db.CreateCommand(sql);
         cmd.Parameters.AddWithValue("start", start);
