@@ -20,13 +20,7 @@ public sealed class EventMinutesFolder(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var seconds = configuration.GetValue("Helios:Storage:FoldSeconds", 5.0);
-        if (!(seconds > 0) || !double.IsFinite(seconds))
-        {
-            throw new InvalidOperationException($"Helios:Storage:FoldSeconds must be a number of seconds above 0, not '{seconds}'.");
-        }
-
-        var every = TimeSpan.FromSeconds(seconds);
+        var every = EventStorageWorker.PositiveSeconds(configuration, "Helios:Storage:FoldSeconds", 5);
         await schema.Ready.WaitAsync(stoppingToken);
         using var timer = new PeriodicTimer(every);
         while (await timer.WaitForNextTickAsync(stoppingToken))

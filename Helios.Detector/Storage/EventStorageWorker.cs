@@ -13,12 +13,13 @@ namespace Helios.Detector.Storage;
 /// <summary>
 /// Writes every valid event to PostgreSQL in batches with binary COPY, on its own subscription
 /// (consumer group), as the predecessor's storage writer did: storage and detection progress
-/// independently, and neither waits for the other. Each batch, its per-minute aggregates and the event ledger's
-/// move past it are written in one transaction by <see cref="EventWriter"/>; offsets are committed after it, so a
-/// crash re-reads a batch, and the ledger leaves out what it had stored: no row or count twice. The ledger of newly
-/// assigned partitions is checked against the log first (<see cref="EventOffsetLedger"/>). The next batch is consumed
-/// and parsed while one is being written. Malformed events are the detector's to dead-letter; here they are counted
-/// and skipped.
+/// independently, and neither waits for the other. Each batch and the event ledger's move past it are written in one
+/// transaction by <see cref="EventWriter"/>; the batches' per-minute sums are gathered over about a second and written
+/// in one more with the sums ledger's move (<see cref="EventWriter.WriteSumsAsync"/>). Offsets are committed after
+/// both, so a crash re-reads what came after, and the ledgers leave out what was stored and counted: no row or count
+/// twice. The ledger of newly assigned partitions is checked against the log first (<see cref="EventOffsetLedger"/>).
+/// The next batch is consumed and parsed while one is being written. Malformed events are the detector's to
+/// dead-letter; here they are counted and skipped.
 /// </summary>
 public sealed class EventStorageWorker(
     KafkaClientFactory kafka,
@@ -26,6 +27,7 @@ public sealed class EventStorageWorker(
     NpgsqlDataSource db,
     StorageMetrics metrics,
     IOptions<KafkaTopicsOptions> topicOptions,
+    IConfiguration configuration,
     ILogger<EventStorageWorker> logger) : BackgroundService
 {
     private const int MaxBatch = 20_000;
@@ -34,6 +36,7 @@ public sealed class EventStorageWorker(
     private const int Writers = 2;
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(200);
     private readonly KafkaTopicsOptions _topics = topicOptions.Value;
+    private readonly TimeSpan _sumEvery = PositiveSeconds(configuration, "Helios:Storage:SumSeconds", 1);
     private bool _assigned; // set by the assignment handler, which runs inside a poll
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -61,12 +64,12 @@ public sealed class EventStorageWorker(
         var connections = new List<NpgsqlConnection>();
         try
         {
-            for (var i = 0; i < Writers; i++)
+            for (var i = 0; i <= Writers; i++)
             {
                 connections.Add(await db.OpenConnectionAsync(ct));
             }
 
-            await ConsumeAndWriteAsync(consumer, [.. connections.Select(c => new EventWriter(c))], ct);
+            await ConsumeAndWriteAsync(consumer, [.. connections.Skip(1).Select(c => new EventWriter(c))], new EventWriter(connections[0]), ct);
         }
         finally
         {
@@ -81,10 +84,12 @@ public sealed class EventStorageWorker(
 
     /// <summary>
     /// Consumes and parses the next batch while up to <see cref="Writers"/> earlier ones are written, each on its own
-    /// connection (their COPYs run at once; each moves the ledger after the write before it). Offsets are committed in
-    /// batch order: a batch's once it and every batch before it are durable.
+    /// connection (their COPYs run at once; each moves the ledger after the write before it). The batches' per-minute sums
+    /// are kept here (<see cref="MinuteSums"/>) and written together every <c>Helios:Storage:SumSeconds</c> on a connection
+    /// of their own, after the writes of the batches they sum; offsets are committed once they are: everything below them,
+    /// events and sums, is durable.
     /// </summary>
-    private async Task ConsumeAndWriteAsync(IConsumer<Ignore, byte[]> consumer, EventWriter[] writers, CancellationToken ct)
+    private async Task ConsumeAndWriteAsync(IConsumer<Ignore, byte[]> consumer, EventWriter[] writers, EventWriter sumsWriter, CancellationToken ct)
     {
         var raw = RawConsumer.For(consumer);
         var reader = new EventFieldsReader();
@@ -93,38 +98,65 @@ public sealed class EventStorageWorker(
         var spare = new Stack<EventBatch>(Enumerable.Range(0, writers.Length).Select(_ => new EventBatch(MaxBatch)));
         var batch = new EventBatch(MaxBatch);
         var previous = Task.CompletedTask;
+        var sums = new MinuteSums();
+        var spareSums = new MinuteSums();
+        (Task Write, MinuteSums Sums)? summing = null;
+        var sinceSums = Stopwatch.StartNew();
         while (!ct.IsCancellationRequested)
         {
             Fill(raw, batch, reader);
 
-            // Finished writes hand back their writer and commit their offsets, oldest first; with every writer
-            // busy and a batch ready, the oldest write is waited for.
+            // Finished writes hand back their writer and batch, oldest first; with every writer busy and a batch
+            // ready, the oldest write is waited for.
             while (inFlight.TryPeek(out var oldest) && (oldest.Write.IsCompleted || (idle.Count == 0 && batch.Consumed.Count > 0)))
             {
                 inFlight.Dequeue();
                 await oldest.Write;
-                Commit(consumer, oldest.Batch.Consumed);
                 oldest.Batch.Clear();
                 spare.Push(oldest.Batch);
                 idle.Enqueue(oldest.Writer);
             }
 
-            if (batch.Consumed.Count == 0)
+            if (summing is { Write.IsCompleted: true } written)
             {
-                continue;
+                await written.Write;
+                Commit(consumer, written.Sums);
+                written.Sums.Clear();
+                (spareSums, summing) = (written.Sums, null);
             }
 
-            var writer = idle.Dequeue();
-            previous = WriteAndCountAsync(writer, batch, previous, ct);
-            inFlight.Enqueue((previous, writer, batch));
-            batch = spare.Pop();
+            if (batch.Consumed.Count > 0)
+            {
+                sums.Add(batch); // before the write sorts the batch
+                var writer = idle.Dequeue();
+                previous = WriteAndCountAsync(writer, batch, previous, ct);
+                inFlight.Enqueue((previous, writer, batch));
+                batch = spare.Pop();
+            }
+
+            // One write of sums at a time: a slow one lets the next gather more.
+            if (summing is null && sums.Partitions.Count > 0 && sinceSums.Elapsed >= _sumEvery)
+            {
+                summing = (WriteSumsAndCountAsync(sumsWriter, sums, previous, ct), sums);
+                (sums, spareSums) = (spareSums!, null);
+                sinceSums.Restart();
+            }
         }
 
         while (inFlight.TryDequeue(out var write))
         {
             await write.Write;
-            Commit(consumer, write.Batch.Consumed);
         }
+
+        if (summing is { } last)
+        {
+            await last.Write;
+            Commit(consumer, last.Sums);
+        }
+
+        // Stopping: the sums read since, so that the next start does not read their batches again.
+        await WriteSumsAndCountAsync(sumsWriter, sums, previous, CancellationToken.None);
+        Commit(consumer, sums);
     }
 
     /// <summary>
@@ -184,6 +216,15 @@ public sealed class EventStorageWorker(
         }
     }
 
+    /// <summary>A setting in seconds, above 0.</summary>
+    internal static TimeSpan PositiveSeconds(IConfiguration configuration, string key, double fallback)
+    {
+        var seconds = configuration.GetValue(key, fallback);
+        return seconds > 0 && double.IsFinite(seconds)
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new InvalidOperationException($"{key} must be a number of seconds above 0, not '{seconds}'.");
+    }
+
     private async Task WriteAndCountAsync(EventWriter writer, EventBatch batch, Task previous, CancellationToken ct)
     {
         var written = await writer.WriteAsync(batch, _topics.EventsTopic, previous, ct);
@@ -191,11 +232,23 @@ public sealed class EventStorageWorker(
         metrics.AlreadyStored.Add(written.AlreadyStored);
     }
 
-    private void Commit(IConsumer<Ignore, byte[]> consumer, Dictionary<int, ConsumedPosition> consumed)
+    private async Task WriteSumsAndCountAsync(EventWriter writer, MinuteSums sums, Task previous, CancellationToken ct)
     {
+        var (rows, recounted) = await writer.WriteSumsAsync(sums, _topics.EventsTopic, previous, ct);
+        metrics.SumsWritten.Add(rows);
+        metrics.SumsRecounted.Add(recounted);
+    }
+
+    private void Commit(IConsumer<Ignore, byte[]> consumer, MinuteSums sums)
+    {
+        if (sums.Partitions.Count == 0)
+        {
+            return;
+        }
+
         try
         {
-            consumer.Commit(consumed.Select(p => new TopicPartitionOffset(_topics.EventsTopic, p.Key, p.Value.Next)));
+            consumer.Commit(sums.Partitions.Select(p => new TopicPartitionOffset(_topics.EventsTopic, p.Key, p.Value.Next)));
         }
         catch (KafkaException ex)
         {

@@ -15,6 +15,10 @@ public sealed class StorageMetrics : IDisposable
         LedgerResets = _meter.CreateCounter<long>("helios.storage.ledger_resets", "{partition}",
             "Partitions whose event ledger described another log (a topic created anew) and was reset");
         Skipped = _meter.CreateCounter<long>("helios.storage.events_skipped", "{event}", "Malformed events not stored (the detector dead-letters them)");
+        SumsWritten = _meter.CreateCounter<long>("helios.storage.minute_sums_written", "{row}",
+            "Per-minute sums (per service and minute, over about a second of events) appended to event_minutes_pending");
+        SumsRecounted = _meter.CreateCounter<long>("helios.storage.sums_recounted", "{partition}",
+            "Partitions whose sums another member had partly written (a rebalance's overlap), so the rest was counted from the stored events");
         MinutesFolded = _meter.CreateCounter<long>("helios.storage.minutes_folded", "{row}",
             "Per-minute sums moved from event_minutes_pending into event_minutes_folded");
         RangesSummarized = _meter.CreateCounter<long>("helios.storage.ranges_summarized", "{range}",
@@ -28,6 +32,10 @@ public sealed class StorageMetrics : IDisposable
     public Counter<long> AlreadyStored { get; }
 
     public Counter<long> LedgerResets { get; }
+
+    public Counter<long> SumsWritten { get; }
+
+    public Counter<long> SumsRecounted { get; }
 
     public Counter<long> MinutesFolded { get; }
 

@@ -12,8 +12,9 @@ namespace Helios.ServiceDefaults.Data;
 /// whose offsets start anew. When partitions are assigned, <see cref="ResetStale"/> reads, for each partition whose
 /// ledger lies beyond the group's committed offset (the messages it would leave out), the message before the ledger's
 /// next offset, and compares it with the fingerprint stored: a log shorter than the ledger, or another message there,
-/// resets the partition's row, so every message of the new log is stored. A committed offset at or past the ledger,
-/// or a ledger position the log no longer holds (retention), leaves nothing to check: no message would be left out.
+/// resets the partition's row (and its sums ledger, <c>summed_offset</c>), so every message of the new log is stored
+/// and counted. A committed offset at or past the ledger, or a ledger position the log no longer holds (retention),
+/// leaves nothing to check: no message would be left out.
 /// </summary>
 public sealed class EventOffsetLedger(NpgsqlDataSource db, KafkaClientFactory kafka, string checkGroup, ILogger logger)
 {
@@ -96,7 +97,7 @@ public sealed class EventOffsetLedger(NpgsqlDataSource db, KafkaClientFactory ka
     {
         using var connection = db.OpenConnection();
         using var update = new NpgsqlCommand(
-            "UPDATE event_offsets SET next_offset = 0, last_fingerprint = 0 WHERE topic = $1 AND partition = $2 AND next_offset = $3 AND last_fingerprint = $4", connection)
+            "UPDATE event_offsets SET next_offset = 0, last_fingerprint = 0, summed_offset = 0 WHERE topic = $1 AND partition = $2 AND next_offset = $3 AND last_fingerprint = $4", connection)
         {
             Parameters = { new() { Value = topic }, new() { Value = partition }, new() { Value = next }, new() { Value = fingerprint } },
         };

@@ -17,13 +17,21 @@ public sealed class ConsumedPosition
     private byte[] _last = new byte[1024];
     private int _length = -1;
 
+    /// <summary>The offset of the first message read into the batch.</summary>
+    public long First { get; private set; }
+
     public long Next { get; private set; }
 
     /// <summary>The fingerprint of the last message's value (see <see cref="MessageFingerprint"/>).</summary>
     public long Fingerprint => _length < 0 ? MessageFingerprint.Null : MessageFingerprint.Of(_last.AsSpan(0, _length));
 
-    internal void Set(long offset, ReadOnlySpan<byte> value, bool isNull)
+    internal void Set(long offset, ReadOnlySpan<byte> value, bool isNull, bool first)
     {
+        if (first)
+        {
+            First = offset;
+        }
+
         Next = offset + 1;
         if (isNull)
         {
@@ -74,7 +82,7 @@ public sealed class EventBatch(int capacity = 20_000)
             position = exists ? kept! : (kept = new ConsumedPosition());
         }
 
-        position!.Set(offset, value, isNull);
+        position!.Set(offset, value, isNull, first: !known);
     }
 
     public void Clear()
@@ -99,15 +107,15 @@ public enum EventWritePath
 public readonly record struct EventWriteResult(EventWritePath Path, int Stored, int AlreadyStored);
 
 /// <summary>
-/// Writes batches of events into <c>events</c> and keeps <c>event_minutes</c> exact, on one connection and one
-/// transaction per batch, and stores each message's event once without a key on <c>events</c>: the transaction also
-/// moves the ledger <c>event_offsets</c> (per topic and partition: the next offset to store, and a fingerprint of the
-/// message before it) to where the batch left each partition.
-/// <para>A batch of fresh events (the usual case) is copied whole into <c>events</c>, its per-minute aggregates summed
-/// here and appended to <c>event_minutes_pending</c>; only then are its partitions' ledger rows locked and checked, so
-/// two writers' COPYs run at once. If a partition's ledger is already past the batch's first event there (a batch read
-/// again after a crash or a rebalance), the transaction is rolled back and the batch written again with its ledger rows
-/// locked first and the stored messages left out: their events and their sums are neither stored nor counted twice.</para>
+/// Writes batches of events into <c>events</c>, on one connection and one transaction per batch, and stores each
+/// message's event once without a key on <c>events</c>: the transaction also moves the ledger <c>event_offsets</c> (per
+/// topic and partition: the next offset to store, and a fingerprint of the message before it) to where the batch left
+/// each partition; and adds the per-minute sums of several batches (<see cref="MinuteSums"/>) to <c>event_minutes</c>
+/// by <see cref="WriteSumsAsync"/>, which moves the same rows' sums ledger.
+/// <para>A batch of fresh events (the usual case) is copied whole into <c>events</c>; only then are its partitions'
+/// ledger rows locked and checked, so two writers' COPYs run at once. If a partition's ledger is already past the
+/// batch's first event there (a batch read again after a crash or a rebalance), the transaction is rolled back and the
+/// batch written again with its ledger rows locked first and the stored messages left out.</para>
 /// <para>A writer whose batches follow another's in the same partitions passes that write as <c>previous</c>: its ledger
 /// step waits for it, so the ledger moves in batch order. <see cref="FoldMinutesAsync"/> moves the pending sums into
 /// <c>event_minutes_folded</c>; the view <c>event_minutes</c> adds the two.</para>
@@ -119,9 +127,10 @@ public sealed class EventWriter(NpgsqlConnection connection)
     /// <summary>Rows are encoded into a buffer of this size and sent as it fills.</summary>
     private const int CopyChunkBytes = 64 * 1024;
     private readonly HashSet<DateOnly> _partitions = [];
-    private readonly List<Minute> _minutes = []; // reused from batch to batch by AddMinutesAsync
     private readonly Dictionary<int, long> _firstOffsets = [];
     private readonly Dictionary<int, long> _ledger = [];
+    private readonly Dictionary<int, long> _summed = [];
+    private readonly List<KeyValuePair<MinuteKey, MinuteTotals>> _sumRows = []; // reused from call to call by CopySumsAsync
     private readonly List<StoredEvent> _unstored = [];
 
     // Reused from batch to batch by SortByServiceAndTime.
@@ -156,7 +165,6 @@ public sealed class EventWriter(NpgsqlConnection connection)
             if (batch.Count > 0)
             {
                 await CopyAsync("events", batch.Events, batch.Text, ct);
-                await AddMinutesAsync(batch.Events, ct);
             }
 
             await previous;
@@ -178,7 +186,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
     {
         try
         {
-            await LockLedgerAsync(topic, batch, tx, ct);
+            await LockLedgerAsync(topic, batch.Consumed.Keys, tx, ct);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected)
         {
@@ -202,7 +210,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
     private async Task<EventWriteResult> WriteUnstoredAsync(EventBatch batch, string topic, CancellationToken ct)
     {
         await using var tx = await connection.BeginTransactionAsync(ct);
-        await LockLedgerAsync(topic, batch, tx, ct);
+        await LockLedgerAsync(topic, batch.Consumed.Keys, tx, ct);
         _unstored.Clear();
         foreach (var row in CollectionsMarshal.AsSpan(batch.Events))
         {
@@ -215,7 +223,6 @@ public sealed class EventWriter(NpgsqlConnection connection)
         if (_unstored.Count > 0)
         {
             await CopyAsync("events", _unstored, batch.Text, ct);
-            await AddMinutesAsync(_unstored, ct);
         }
 
         await MoveLedgerAsync(topic, batch, tx, ct);
@@ -225,10 +232,10 @@ public sealed class EventWriter(NpgsqlConnection connection)
         return result;
     }
 
-    /// <summary>Creates the batch's partitions' ledger rows where missing, then locks them in partition order and reads them.</summary>
-    private async Task LockLedgerAsync(string topic, EventBatch batch, NpgsqlTransaction tx, CancellationToken ct)
+    /// <summary>Creates the partitions' ledger rows where missing, then locks them in partition order and reads both their offsets.</summary>
+    private async Task LockLedgerAsync(string topic, IEnumerable<int> ofPartitions, NpgsqlTransaction tx, CancellationToken ct)
     {
-        var partitions = batch.Consumed.Keys.Order().ToArray();
+        var partitions = ofPartitions.Order().ToArray();
         await using var lockRows = new NpgsqlBatch(connection, tx)
         {
             BatchCommands =
@@ -239,17 +246,19 @@ public sealed class EventWriter(NpgsqlConnection connection)
                     SELECT $1, p, 0, 0 FROM unnest($2::integer[]) AS p ORDER BY p
                     ON CONFLICT DO NOTHING
                     """) { Parameters = { new() { Value = topic }, new() { Value = partitions } } },
-                new NpgsqlBatchCommand("SELECT partition, next_offset FROM event_offsets WHERE topic = $1 AND partition = ANY($2) ORDER BY partition FOR UPDATE")
+                new NpgsqlBatchCommand("SELECT partition, next_offset, summed_offset FROM event_offsets WHERE topic = $1 AND partition = ANY($2) ORDER BY partition FOR UPDATE")
                 {
                     Parameters = { new() { Value = topic }, new() { Value = partitions } },
                 },
             },
         };
         _ledger.Clear();
+        _summed.Clear();
         await using var reader = await lockRows.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
             _ledger[reader.GetInt32(0)] = reader.GetInt64(1);
+            _summed[reader.GetInt32(0)] = reader.GetInt64(2);
         }
     }
 
@@ -346,46 +355,130 @@ public sealed class EventWriter(NpgsqlConnection connection)
     }
 
     /// <summary>
-    /// Appends the per-service, per-minute counts of the rows stored to <c>event_minutes_pending</c>: events, errors (level ERROR and above), latencies
-    /// counted, summed and their maximum. An append takes no row lock and checks no key. The rows go by binary COPY,
-    /// encoded here (<see cref="EventCopyRows.WriteMinute"/>), from a list kept between batches: array parameters (one
-    /// element per minute, thousands per batch) cost large-object-heap garbage on both sides and an unnest on the server.
+    /// Adds <paramref name="sums"/> (read after the batches written before <paramref name="previous"/>) to the aggregates and
+    /// moves each partition's sums ledger (<c>event_offsets.summed_offset</c>) to its <see cref="PartitionSums.Next"/>, in one
+    /// transaction, so each event is counted once: the sums are appended to <c>event_minutes_pending</c> by one binary COPY,
+    /// and only then are the ledger rows locked and checked. A partition's sums are taken as they are where its ledger
+    /// stands at their <see cref="PartitionSums.First"/> (the usual case; also where it stands below it: messages this
+    /// member never read, after a ledger reset, which the event ledger skips alike) and left out where it stands at or
+    /// past their end (another member counted them). Where it stands inside them (another member counted the start of
+    /// the run: a rebalance's overlap), the transaction is rolled back and the sums written again with the rows locked
+    /// first, the rest of that partition's run counted from the stored events instead. Returns the sum rows written and
+    /// the partitions recounted.
     /// </summary>
-    private async Task AddMinutesAsync(List<StoredEvent> rows, CancellationToken ct)
+    public async Task<(int Rows, int Recounted)> WriteSumsAsync(MinuteSums sums, string topic, Task previous, CancellationToken ct)
     {
-        // The batch is sorted by service, then time (WriteAsync): each service's minute is one run of adjacent rows.
-        var minutes = _minutes;
-        minutes.Clear();
-        foreach (var (e, _, _, _) in rows)
+        // The events summed are stored before their sums count them: a recount reads them back.
+        await previous;
+        if (sums.Partitions.Count == 0)
         {
-            var minute = e.TimestampTicks - (e.TimestampTicks % TimeSpan.TicksPerMinute);
-            if (minutes.Count == 0 || minutes[^1].Start != minute || !string.Equals(minutes[^1].Service, e.Service, StringComparison.Ordinal))
-            {
-                minutes.Add(new Minute { Service = e.Service, Start = minute });
-            }
-
-            ref var m = ref CollectionsMarshal.AsSpan(minutes)[^1];
-            m.Events++;
-            if (e.Level >= EventLevel.Error)
-            {
-                m.Errors++;
-            }
-
-            if (!double.IsNaN(e.LatencyMs))
-            {
-                m.LatencyMax = m.LatencyCount == 0 ? e.LatencyMs : Math.Max(m.LatencyMax, e.LatencyMs);
-                m.LatencyCount++;
-                m.LatencySum += e.LatencyMs;
-            }
+            return (0, 0);
         }
 
-        await CopyRowsAsync(
-            "COPY event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max) FROM STDIN (FORMAT BINARY)",
-            minutes,
-            (in Minute m) => EventCopyRows.MaxMinuteBytes(m.Service),
-            (Span<byte> destination, in Minute m) => EventCopyRows.WriteMinute(destination, m.Service, m.Start, m.Events, m.Errors, m.LatencyCount, m.LatencySum, m.LatencyMax),
-            ct);
-        minutes.Clear(); // no service names held past the batch
+        await using (var tx = await connection.BeginTransactionAsync(ct))
+        {
+            var rows = await CopySumsAsync(sums.Partitions.Values, ct);
+            await LockLedgerAsync(topic, sums.Partitions.Keys, tx, ct);
+            if (sums.Partitions.All(p => _summed[p.Key] <= p.Value.First))
+            {
+                await MoveSumsLedgerAsync(topic, sums, tx, ct);
+                await tx.CommitAsync(ct);
+                return (rows, 0);
+            }
+
+            await tx.RollbackAsync(ct);
+        }
+
+        return await WriteSumsLockedAsync(sums, topic, ct);
+    }
+
+    /// <summary>The ledger rows first; then each partition's sums as they are, none, or recounted from where its ledger stands.</summary>
+    private async Task<(int Rows, int Recounted)> WriteSumsLockedAsync(MinuteSums sums, string topic, CancellationToken ct)
+    {
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await LockLedgerAsync(topic, sums.Partitions.Keys, tx, ct);
+        var rows = await CopySumsAsync(sums.Partitions.Where(p => _summed[p.Key] <= p.Value.First).Select(p => p.Value), ct);
+        var recounted = 0;
+        foreach (var (partition, run) in sums.Partitions)
+        {
+            var summed = _summed[partition];
+            if (summed <= run.First || summed >= run.Next)
+            {
+                continue;
+            }
+
+            // This member read every message of [summed, Next), so their events lie within the times it summed; and each
+            // is stored (this member's writes came first, and a message the event ledger left out had been committed).
+            await using var recount = new NpgsqlCommand(
+                """
+                INSERT INTO event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max)
+                SELECT service, date_bin('1 minute', ts, timestamptz '2000-01-01 00:00+00'), count(*), count(*) FILTER (WHERE level >= $4),
+                       count(latency_ms), coalesce(sum(latency_ms), 0), max(latency_ms)
+                FROM events
+                WHERE kafka_partition = $1 AND kafka_offset >= $2 AND kafka_offset < $3 AND ts >= $5 AND ts <= $6
+                GROUP BY 1, 2
+                """, connection, tx)
+            {
+                Parameters =
+                {
+                    new() { Value = partition }, new() { Value = summed }, new() { Value = run.Next }, new() { Value = (short)EventLevel.Error },
+                    new() { Value = new DateTime(run.MinTicks, DateTimeKind.Utc) }, new() { Value = new DateTime(run.MaxTicks, DateTimeKind.Utc) },
+                },
+            };
+            rows += await recount.ExecuteNonQueryAsync(ct);
+            recounted++;
+        }
+
+        await MoveSumsLedgerAsync(topic, sums, tx, ct);
+        await tx.CommitAsync(ct);
+        return (rows, recounted);
+    }
+
+    /// <summary>Moves each partition's sums ledger forward to the end of its run (never back: another member may have counted further).</summary>
+    private async Task MoveSumsLedgerAsync(string topic, MinuteSums sums, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        var partitions = sums.Partitions.Keys.ToArray();
+        var nexts = partitions.Select(p => sums.Partitions[p].Next).ToArray();
+        await using var move = new NpgsqlCommand(
+            """
+            UPDATE event_offsets o SET summed_offset = b.next
+            FROM unnest($2::integer[], $3::bigint[]) AS b(partition, next)
+            WHERE o.topic = $1 AND o.partition = b.partition AND o.summed_offset < b.next
+            """, connection, tx)
+        {
+            Parameters = { new() { Value = topic }, new() { Value = partitions }, new() { Value = nexts } },
+        };
+        await move.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Appends the runs' sums to <c>event_minutes_pending</c> by one binary COPY, encoded here
+    /// (<see cref="EventCopyRows.WriteMinute"/>) from a list kept between calls: array parameters (one element per minute,
+    /// thousands per call) cost large-object-heap garbage on both sides and an unnest on the server. Returns the rows.
+    /// </summary>
+    private async Task<int> CopySumsAsync(IEnumerable<PartitionSums> runs, CancellationToken ct)
+    {
+        var rows = _sumRows;
+        rows.Clear();
+        foreach (var run in runs)
+        {
+            rows.AddRange(run.Minutes);
+        }
+
+        if (rows.Count > 0)
+        {
+            await CopyRowsAsync(
+                "COPY event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max) FROM STDIN (FORMAT BINARY)",
+                rows,
+                (in KeyValuePair<MinuteKey, MinuteTotals> m) => EventCopyRows.MaxMinuteBytes(m.Key.Service),
+                (Span<byte> destination, in KeyValuePair<MinuteKey, MinuteTotals> m) => EventCopyRows.WriteMinute(destination, m.Key.Service, m.Key.MinuteTicks,
+                    m.Value.Events, m.Value.Errors, m.Value.LatencyCount, m.Value.LatencySum, m.Value.LatencyMax),
+                ct);
+        }
+
+        var count = rows.Count;
+        rows.Clear(); // no service names held past the call
+        return count;
     }
 
     /// <summary>
@@ -573,16 +666,5 @@ public sealed class EventWriter(NpgsqlConnection connection)
 
             _partitions.Add(day);
         }
-    }
-
-    private struct Minute
-    {
-        public string Service;
-        public long Start;
-        public long Events;
-        public long Errors;
-        public long LatencyCount;
-        public double LatencySum;
-        public double LatencyMax;
     }
 }

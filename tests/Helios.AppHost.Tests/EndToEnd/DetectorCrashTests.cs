@@ -76,8 +76,9 @@ public sealed class DetectorCrashTests(StackFixture stack)
         }
 
         // The storage writer (its own consumer group, in the same killed process) re-wrote what it had not
-        // committed: every event stored once, and the per-minute aggregates count each once.
+        // committed: every event stored once, and the per-minute aggregates (written about a second after) count each once.
         await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, EventsStored, start, end, names) >= events.Count, "every event stored", seconds: 60);
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, MinuteEvents, start, end, names) >= events.Count, "every event counted", seconds: 30);
         Assert.Equal(events.Count, await TestDatabase.ScalarAsync(db, EventsStored, start, end, names));
         Assert.Equal(events.Count, await TestDatabase.ScalarAsync(db, MinuteEvents, start, end, names));
         Assert.Equal(events.Count(x => x.Event.IsError), await TestDatabase.ScalarAsync(db, MinuteErrors, start, end, names));

@@ -66,6 +66,15 @@ public sealed class TwoDetectorTests : IAsyncLifetime
         var stored = await TestDatabase.WindowEventCountsAsync(db, start, end);
         Assert.Equal(expected.OrderBy(kv => kv.Key), stored.OrderBy(kv => kv.Key));
 
+        // The two processes' storage members shared the events as well: after the kill and the rebalance every event
+        // is stored once, and the per-minute sums (each member's ledger of them checked against the other's) count it once.
+        const string EventsStored = "SELECT count(*) FROM events WHERE ts >= @start AND ts < @end";
+        const string MinuteEvents = "SELECT coalesce(sum(events), 0)::bigint FROM event_minutes WHERE minute >= @start AND minute < @end";
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, EventsStored, start, end) >= traffic.Count, "every event stored", seconds: 60);
+        await PipelineTests.Eventually(async () => await TestDatabase.ScalarAsync(db, MinuteEvents, start, end) >= traffic.Count, "every event counted", seconds: 30);
+        Assert.Equal(traffic.Count, await TestDatabase.ScalarAsync(db, EventsStored, start, end));
+        Assert.Equal(traffic.Count, await TestDatabase.ScalarAsync(db, MinuteEvents, start, end));
+
         // The storm raised its alert, whichever detector owned the service. No window has two alerts: the
         // topic may carry a republished copy only under the same id, and every id on it is the stored one.
         var alertsById = new Dictionary<Guid, (string Service, DateTimeOffset Start)>();

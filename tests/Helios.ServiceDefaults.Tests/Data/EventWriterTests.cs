@@ -45,7 +45,8 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
 
     /// <summary>
     /// Two writers on two connections, as the storage worker runs them: the second batch's COPY runs while the first is
-    /// held open, and its ledger step waits for the first write. A batch of malformed messages only (no event) still
+    /// held open, and its ledger step waits for the first write; the sums of both, gathered as one run per partition, are
+    /// written on a third after both. A batch of malformed messages only (no event) still
     /// moves the ledger, so they are not read as unstored again.
     /// </summary>
     [Fact]
@@ -58,13 +59,23 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         var release = new TaskCompletionSource();
         var held = release.Task.ContinueWith(_ => { }, TaskScheduler.Default);
 
-        var one = new EventWriter(first).WriteAsync(Batch(all[..200]), "events", held, CancellationToken.None);
-        var two = new EventWriter(second).WriteAsync(Batch(all[200..]), "events", one, CancellationToken.None);
+        await using var third = await db.OpenConnectionAsync();
+        var sums = new MinuteSums();
+        var (batchOne, batchTwo) = (Batch(all[..200]), Batch(all[200..]));
+        sums.Add(batchOne);
+        sums.Add(batchTwo);
+        Assert.All(sums.Partitions.Values, p => Assert.Equal((0L, 200L), (p.First, p.Next))); // the two batches' sums as one run per partition
+
+        var one = new EventWriter(first).WriteAsync(batchOne, "events", held, CancellationToken.None);
+        var two = new EventWriter(second).WriteAsync(batchTwo, "events", one, CancellationToken.None);
+        var summed = new EventWriter(third).WriteSumsAsync(sums, "events", two, CancellationToken.None);
         await Task.Delay(300);
         Assert.False(two.IsCompleted, "the second write waits for the first");
+        Assert.False(summed.IsCompleted, "the sums wait for the writes of the batches they sum");
         release.SetResult();
         Assert.Equal(new EventWriteResult(EventWritePath.Direct, 200, 0), await one);
         Assert.Equal(new EventWriteResult(EventWritePath.Direct, 200, 0), await two);
+        Assert.Equal(0, (await summed).Recounted);
         await AssertStoredExactlyAsync(db, all);
         await AssertLedgerAsync(db, all);
 
@@ -76,6 +87,59 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         Assert.True(await reader.ReadAsync());
         Assert.Equal(401L, reader.GetInt64(0));
         Assert.Equal(MessageFingerprint.Of("{not json"u8.ToArray()), reader.GetInt64(1));
+    }
+
+    /// <summary>
+    /// A rebalance's overlap, on both partitions: member A stored offsets 0-99 and wrote the sums of 0-49 (the offset it
+    /// committed); B, reading from 50, stores 100-149 and gathers 50-149, while A writes the sums of 50-99 late. B's sums
+    /// of 100-149 are then recounted from the stored events, a zombie's sums of 0-99 are left out, and a batch read again
+    /// (not where the partition's run ended) starts its run anew: after each, every event is counted once.
+    /// </summary>
+    [Fact]
+    public async Task WriteSumsAsync_MembersOverlapInARebalance_EachEventCountedOnce_TheOverlapRecountedFromTheStoredEvents()
+    {
+        await using var db = await infra.NewMigratedDatabaseAsync();
+        await using var a = await db.OpenConnectionAsync();
+        await using var b = await db.OpenConnectionAsync();
+        var (memberA, memberB) = (new EventWriter(a), new EventWriter(b));
+        var all = Events(400); // offsets 0-199 on each of the two partitions
+
+        Assert.Equal(EventWritePath.Direct, (await WriteAsync(memberA, all[..100])).Path);
+        var lateSums = new MinuteSums();
+        var second = Batch(all[100..200]);
+        lateSums.Add(second);
+        Assert.Equal(new EventWriteResult(EventWritePath.Direct, 100, 0), await memberA.WriteAsync(second, "events", Task.CompletedTask, CancellationToken.None));
+
+        var sumsB = new MinuteSums();
+        var reread = Batch(all[100..300]);
+        sumsB.Add(reread);
+        Assert.Equal(new EventWriteResult(EventWritePath.Filtered, 100, 100), await memberB.WriteAsync(reread, "events", Task.CompletedTask, CancellationToken.None));
+        var late = await memberA.WriteSumsAsync(lateSums, "events", Task.CompletedTask, CancellationToken.None);
+        Assert.True(late is { Rows: > 0, Recounted: 0 }, $"A's late sums are taken as they are: {late}");
+        var (_, recounted) = await memberB.WriteSumsAsync(sumsB, "events", Task.CompletedTask, CancellationToken.None);
+        Assert.Equal(2, recounted);
+        await AssertStoredExactlyAsync(db, all[..300]);
+        await AssertLedgerAsync(db, all[..300]);
+
+        // A zombie's sums of messages counted already: nothing written, nothing moved back.
+        var zombie = new MinuteSums();
+        zombie.Add(Batch(all[..200]));
+        Assert.Equal((0, 0), await memberA.WriteSumsAsync(zombie, "events", Task.CompletedTask, CancellationToken.None));
+        await AssertStoredExactlyAsync(db, all[..300]);
+        await AssertLedgerAsync(db, all[..300]);
+
+        // B goes on with 150-199, then is put back at 100 and reads 100-199 again: its run restarts at 100.
+        var sums = new MinuteSums();
+        var next = Batch(all[300..]);
+        sums.Add(next);
+        Assert.Equal(EventWritePath.Direct, (await memberB.WriteAsync(next, "events", Task.CompletedTask, CancellationToken.None)).Path);
+        var again = Batch(all[200..]);
+        sums.Add(again);
+        Assert.All(sums.Partitions.Values, p => Assert.Equal((100L, 200L), (p.First, p.Next)));
+        Assert.Equal(EventWritePath.Filtered, (await memberB.WriteAsync(again, "events", Task.CompletedTask, CancellationToken.None)).Path);
+        Assert.Equal(2, (await memberB.WriteSumsAsync(sums, "events", Task.CompletedTask, CancellationToken.None)).Recounted);
+        await AssertStoredExactlyAsync(db, all);
+        await AssertLedgerAsync(db, all);
     }
 
     /// <summary>
@@ -214,7 +278,7 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         Assert.True(EventParser.TryParse(bytes, out var parsed, out _));
         batch.Add(parsed!, 0, 2);
         batch.MarkConsumed(0, 2, bytes);
-        Assert.Equal(EventWritePath.Direct, (await new EventWriter(connection).WriteAsync(batch, "events", Task.CompletedTask, CancellationToken.None)).Path);
+        Assert.Equal(EventWritePath.Direct, (await WriteWithSumsAsync(new EventWriter(connection), batch)).Path);
 
         await using var cmd = db.CreateCommand(
             "SELECT service, message, trace_id, span_id, metadata->>'endpoint', metadata->'deep'->'k'->>1, latency_ms, ts, level, endpoint, kafka_partition, kafka_offset, metadata::text FROM events ORDER BY kafka_offset");
@@ -239,7 +303,17 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     }
 
     private static Task<EventWriteResult> WriteAsync(EventWriter writer, IEnumerable<(TelemetryEvent Event, int Partition, long Offset)> events, string topic = "events") =>
-        writer.WriteAsync(Batch(events), topic, Task.CompletedTask, CancellationToken.None);
+        WriteWithSumsAsync(writer, Batch(events), topic);
+
+    /// <summary>Writes a batch and then its sums on the same connection, as the storage worker does with sums of one batch.</summary>
+    private static async Task<EventWriteResult> WriteWithSumsAsync(EventWriter writer, EventBatch batch, string topic = "events")
+    {
+        var sums = new MinuteSums();
+        sums.Add(batch);
+        var written = await writer.WriteAsync(batch, topic, Task.CompletedTask, CancellationToken.None);
+        await writer.WriteSumsAsync(sums, topic, Task.CompletedTask, CancellationToken.None);
+        return written;
+    }
 
     /// <summary>The events as read: each message marked consumed (its value stands for the message), in offset order per partition.</summary>
     private static EventBatch Batch(IEnumerable<(TelemetryEvent Event, int Partition, long Offset)> events)
@@ -256,17 +330,17 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
 
     private static byte[] Value(int partition, long offset) => System.Text.Encoding.UTF8.GetBytes($"message {partition}/{offset}");
 
-    /// <summary>Per partition, the ledger is at the offset after the last event written and fingerprints that message.</summary>
+    /// <summary>Per partition, the ledger is at the offset after the last event written and fingerprints that message, and its sums are counted up to there.</summary>
     private static async Task AssertLedgerAsync(NpgsqlDataSource db, (TelemetryEvent Event, int Partition, long Offset)[] written)
     {
         var want = written.GroupBy(e => e.Partition).OrderBy(g => g.Key)
-            .Select(g => (g.Key, g.Max(e => e.Offset) + 1, MessageFingerprint.Of(Value(g.Key, g.Max(e => e.Offset))))).ToList();
-        var ledger = new List<(int, long, long)>();
-        await using var cmd = db.CreateCommand("SELECT partition, next_offset, last_fingerprint FROM event_offsets WHERE topic = 'events' ORDER BY partition");
+            .Select(g => (g.Key, g.Max(e => e.Offset) + 1, MessageFingerprint.Of(Value(g.Key, g.Max(e => e.Offset))), g.Max(e => e.Offset) + 1)).ToList();
+        var ledger = new List<(int, long, long, long)>();
+        await using var cmd = db.CreateCommand("SELECT partition, next_offset, last_fingerprint, summed_offset FROM event_offsets WHERE topic = 'events' ORDER BY partition");
         await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            ledger.Add((reader.GetInt32(0), reader.GetInt64(1), reader.GetInt64(2)));
+            ledger.Add((reader.GetInt32(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)));
         }
 
         Assert.Equal(want, ledger);
