@@ -36,8 +36,13 @@ public sealed class DistributedApplicationBuilder
     public int Port(string name, int defaultPort) =>
         Testing is not null ? 0 : Configuration.GetValue($"AppHost:Ports:{name}", defaultPort);
 
-    public ResourceBuilder<PostgresServerResource> AddPostgres(string name, int port = 15432) =>
-        Add(new PostgresServerResource(name, Port(name, port), Path.Combine(DataDirectory, name)));
+    public ResourceBuilder<PostgresServerResource> AddPostgres(string name, int port = 15432)
+    {
+        var memory = Configuration.GetValue("AppHost:PostgresMemoryMiB", EmbeddedPostgres.DefaultMemoryLimitMiB);
+        return memory >= 0
+            ? Add(new PostgresServerResource(name, Port(name, port), Path.Combine(DataDirectory, name)) { MemoryLimitMiB = memory })
+            : throw new InvalidOperationException($"AppHost:PostgresMemoryMiB must be 0 (no limit) or more, not {memory}.");
+    }
 
     public ResourceBuilder<KafkaResource> AddKafka(string name, int port = 19092) =>
         Add(new KafkaResource(name, Port(name, port), Configuration.GetConnectionString(name)));

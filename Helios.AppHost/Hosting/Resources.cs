@@ -36,6 +36,9 @@ public sealed class PostgresServerResource(string name, int port, string dataDir
 
     public string DataDirectory { get; } = dataDirectory;
 
+    /// <summary>The embedded server's memory limit, page cache included (0: none); AppHost:PostgresMemoryMiB.</summary>
+    public int MemoryLimitMiB { get; init; } = EmbeddedPostgres.DefaultMemoryLimitMiB;
+
     public List<PostgresDatabaseResource> Databases { get; } = [];
 
     public EmbeddedPostgres? Server { get; internal set; }

@@ -98,6 +98,37 @@ public sealed class EmbeddedPostgresTests : IAsyncLifetime
         Assert.Equal("1", await QueryAsync(second, "SELECT '1'"));
     }
 
+    /// <summary>
+    /// Run as root (as CI runs the suite), the server runs in a memory cgroup of its own with the limit asked for: the
+    /// postmaster and a backend it forks later are in it; stopping removes the group. Elsewhere it runs without one.
+    /// </summary>
+    [Fact]
+    public async Task StartAsync_WithMemoryLimit_ServerAndItsBackendsRunInALimitedCgroup_RemovedOnStop()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var server = await EmbeddedPostgres.StartAsync(DataDirectory, 0, _logger, timeout.Token, memoryLimitMiB: 1500);
+        _servers.Add(server);
+        if (!Environment.IsPrivilegedProcess)
+        {
+            Assert.Null(server.MemoryCgroupDirectory);
+            return;
+        }
+
+        var group = server.MemoryCgroupDirectory!;
+        Assert.EndsWith($"/helios-postgres-{server.Port}", group, StringComparison.Ordinal);
+        var limit = File.Exists(Path.Combine(group, "memory.max")) ? "memory.max" : "memory.limit_in_bytes";
+        Assert.Equal((1500L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(group, limit)).Trim());
+        await server.EnsureDatabaseAsync("helios", CancellationToken.None);
+        var backend = await QueryAsync(server, "SELECT pg_backend_pid()::text");
+        var postmaster = File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First();
+        var members = File.ReadAllLines(Path.Combine(group, "cgroup.procs"));
+        Assert.Contains(postmaster, members);
+        Assert.Contains(backend, members);
+
+        await server.StopAsync();
+        Assert.False(Directory.Exists(group), "the group is removed with the server");
+    }
+
     [Fact]
     public async Task StartAsync_PortInUse_ThrowsNamingPort()
     {

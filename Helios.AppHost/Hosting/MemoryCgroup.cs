@@ -1,0 +1,108 @@
+namespace Helios.AppHost.Hosting;
+
+/// <summary>
+/// A memory cgroup below this process's own, with a limit, for the embedded PostgreSQL: cgroup v1's memory controller,
+/// or cgroup v2 where this process's cgroup delegates the memory controller to its children. Processes are put in it
+/// by writing their id to <see cref="ProcsFile"/>; their children stay in it.
+/// </summary>
+internal sealed class MemoryCgroup
+{
+    private readonly string _directory;
+    private readonly bool _v2;
+
+    private MemoryCgroup(string directory, bool v2) => (_directory, _v2) = (directory, v2);
+
+    public string Directory => _directory;
+
+    public string ProcsFile => Path.Combine(_directory, "cgroup.procs");
+
+    /// <summary>The most memory the group's processes held at once (their page cache included), where the kernel says.</summary>
+    public long? PeakBytes =>
+        File.Exists(Path.Combine(_directory, _v2 ? "memory.peak" : "memory.max_usage_in_bytes"))
+        && long.TryParse(File.ReadAllText(Path.Combine(_directory, _v2 ? "memory.peak" : "memory.max_usage_in_bytes")).Trim(), out var peak) ? peak : null;
+
+    /// <summary>Creates (or reuses) the group <paramref name="name"/> limited to <paramref name="limitBytes"/>; null, and why not, where it cannot.</summary>
+    public static MemoryCgroup? TryCreate(string name, long limitBytes, out string? whyNot)
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.IsPrivilegedProcess)
+        {
+            whyNot = "creating a cgroup needs root on Linux";
+            return null;
+        }
+
+        try
+        {
+            var (own, v2) = OwnMemoryCgroup();
+            if (own is null)
+            {
+                whyNot = "no cgroup v1 memory hierarchy, and this process's cgroup v2 group does not delegate the memory controller";
+                return null;
+            }
+
+            var directory = Path.Combine(own, name);
+            System.IO.Directory.CreateDirectory(directory);
+            File.WriteAllText(Path.Combine(directory, v2 ? "memory.max" : "memory.limit_in_bytes"), limitBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            whyNot = null;
+            return new MemoryCgroup(directory, v2);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            whyNot = ex.Message;
+            return null;
+        }
+    }
+
+    /// <summary>Removes the group once its processes have ended (what they cached is charged to the parent).</summary>
+    public void Delete()
+    {
+        try
+        {
+            System.IO.Directory.Delete(_directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Still has a process (a server that outlived its stop), or gone already: the next start reuses it.
+        }
+    }
+
+    /// <summary>This process's cgroup directory in the v1 memory hierarchy, else in the v2 one if it delegates memory.</summary>
+    private static (string? Directory, bool V2) OwnMemoryCgroup()
+    {
+        var groups = File.ReadAllLines("/proc/self/cgroup").Select(l => l.Split(':', 3)).Where(f => f.Length == 3).ToList();
+        var mounts = File.ReadAllLines("/proc/self/mountinfo").Select(ParseMount).OfType<Mount>().ToList();
+        if (groups.FirstOrDefault(g => g[1].Split(',').Contains("memory")) is { } v1
+            && mounts.FirstOrDefault(m => m.Type == "cgroup" && m.Options.Split(',').Contains("memory")) is { } v1Mount)
+        {
+            return (Under(v1Mount, v1[2]), false);
+        }
+
+        if (groups.FirstOrDefault(g => g[0] == "0" && g[1].Length == 0) is { } unified
+            && mounts.FirstOrDefault(m => m.Type == "cgroup2") is { } v2Mount
+            && Under(v2Mount, unified[2]) is var own
+            && File.Exists(Path.Combine(own, "cgroup.subtree_control"))
+            && File.ReadAllText(Path.Combine(own, "cgroup.subtree_control")).Split(' ', StringSplitOptions.TrimEntries).Contains("memory"))
+        {
+            return (own, true);
+        }
+
+        return (null, false);
+    }
+
+    private static string Under(Mount mount, string path)
+    {
+        var relative = mount.Root != "/" && path.StartsWith(mount.Root, StringComparison.Ordinal) ? path[mount.Root.Length..] : path;
+        return Path.Join(mount.Point, relative.TrimStart('/'));
+    }
+
+    /// <summary>A line of /proc/self/mountinfo: "id parent dev root point options [tags] - type source super-options".</summary>
+    private static Mount? ParseMount(string line)
+    {
+        var fields = line.Split(' ');
+        var dash = Array.IndexOf(fields, "-");
+        return fields.Length > 5 && dash > 5 && dash + 3 < fields.Length
+            ? new Mount(fields[3].Replace("\\040", " ", StringComparison.Ordinal), fields[4].Replace("\\040", " ", StringComparison.Ordinal), fields[dash + 1], fields[dash + 3])
+            : null;
+    }
+
+    private sealed record Mount(string Root, string Point, string Type, string Options);
+}
