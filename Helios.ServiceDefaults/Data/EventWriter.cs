@@ -401,8 +401,9 @@ public sealed class EventWriter(NpgsqlConnection connection)
         var recounted = 0;
         foreach (var (partition, run) in sums.Partitions)
         {
+            // Nothing to count again where the run holds no event (malformed messages only).
             var summed = _summed[partition];
-            if (summed <= run.First || summed >= run.Next)
+            if (summed <= run.First || summed >= run.Next || run.MinTicks > run.MaxTicks)
             {
                 continue;
             }

@@ -18,9 +18,6 @@ public sealed class MinuteSums
 
     public IReadOnlyDictionary<int, PartitionSums> Partitions => _partitions;
 
-    /// <summary>Sum rows (service and minute) over every partition.</summary>
-    public int Rows => _partitions.Values.Sum(p => p.Minutes.Count);
-
     public void Add(EventBatch batch)
     {
         foreach (var (partition, position) in batch.Consumed)

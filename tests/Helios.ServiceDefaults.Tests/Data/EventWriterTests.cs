@@ -93,7 +93,8 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
     /// A rebalance's overlap, on both partitions: member A stored offsets 0-99 and wrote the sums of 0-49 (the offset it
     /// committed); B, reading from 50, stores 100-149 and gathers 50-149, while A writes the sums of 50-99 late. B's sums
     /// of 100-149 are then recounted from the stored events, a zombie's sums of 0-99 are left out, and a batch read again
-    /// (not where the partition's run ended) starts its run anew: after each, every event is counted once.
+    /// (not where the partition's run ended) starts its run anew: after each, every event is counted once. A run without
+    /// events across the ledger's position moves it without counting.
     /// </summary>
     [Fact]
     public async Task WriteSumsAsync_MembersOverlapInARebalance_EachEventCountedOnce_TheOverlapRecountedFromTheStoredEvents()
@@ -140,6 +141,22 @@ public sealed class EventWriterTests(InfrastructureFixture infra)
         Assert.Equal(2, (await memberB.WriteSumsAsync(sums, "events", Task.CompletedTask, CancellationToken.None)).Recounted);
         await AssertStoredExactlyAsync(db, all);
         await AssertLedgerAsync(db, all);
+
+        // A run of malformed messages only (199-201 of partition 0) across where the sums stand: nothing to count again,
+        // and the sums ledger moves past it.
+        var malformed = new EventBatch();
+        foreach (var offset in (long[])[199, 200, 201])
+        {
+            malformed.MarkConsumed(0, offset, "{not json"u8.ToArray());
+        }
+
+        var noEvents = new MinuteSums();
+        noEvents.Add(malformed);
+        await memberB.WriteAsync(malformed, "events", Task.CompletedTask, CancellationToken.None);
+        Assert.Equal((0, 0), await memberB.WriteSumsAsync(noEvents, "events", Task.CompletedTask, CancellationToken.None));
+        await AssertStoredExactlyAsync(db, all);
+        await using var summed = db.CreateCommand("SELECT summed_offset FROM event_offsets WHERE topic = 'events' AND partition = 0");
+        Assert.Equal(202L, (long)(await summed.ExecuteScalarAsync())!);
     }
 
     /// <summary>
