@@ -18,8 +18,8 @@ internal sealed class MemoryCgroup
 
     /// <summary>The most memory the group's processes held at once (their page cache included), where the kernel says.</summary>
     public long? PeakBytes =>
-        File.Exists(Path.Combine(_directory, _v2 ? "memory.peak" : "memory.max_usage_in_bytes"))
-        && long.TryParse(File.ReadAllText(Path.Combine(_directory, _v2 ? "memory.peak" : "memory.max_usage_in_bytes")).Trim(), out var peak) ? peak : null;
+        Path.Combine(_directory, _v2 ? "memory.peak" : "memory.max_usage_in_bytes") is var file
+        && File.Exists(file) && long.TryParse(File.ReadAllText(file).Trim(), out var peak) ? peak : null;
 
     /// <summary>Creates (or reuses) the group <paramref name="name"/> limited to <paramref name="limitBytes"/>; null, and why not, where it cannot.</summary>
     public static MemoryCgroup? TryCreate(string name, long limitBytes, out string? whyNot)

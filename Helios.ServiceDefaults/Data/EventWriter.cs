@@ -379,7 +379,7 @@ public sealed class EventWriter(NpgsqlConnection connection)
         {
             var rows = await CopySumsAsync(sums.Partitions.Values, ct);
             await LockLedgerAsync(topic, sums.Partitions.Keys, tx, ct);
-            if (sums.Partitions.All(p => _summed[p.Key] <= p.Value.First))
+            if (sums.Partitions.All(TakenAsIs))
             {
                 await MoveSumsLedgerAsync(topic, sums, tx, ct);
                 await tx.CommitAsync(ct);
@@ -397,13 +397,13 @@ public sealed class EventWriter(NpgsqlConnection connection)
     {
         await using var tx = await connection.BeginTransactionAsync(ct);
         await LockLedgerAsync(topic, sums.Partitions.Keys, tx, ct);
-        var rows = await CopySumsAsync(sums.Partitions.Where(p => _summed[p.Key] <= p.Value.First).Select(p => p.Value), ct);
+        var rows = await CopySumsAsync(sums.Partitions.Where(TakenAsIs).Select(p => p.Value), ct);
         var recounted = 0;
         foreach (var (partition, run) in sums.Partitions)
         {
             // Nothing to count again where the run holds no event (malformed messages only).
             var summed = _summed[partition];
-            if (summed <= run.First || summed >= run.Next || run.MinTicks > run.MaxTicks)
+            if (TakenAsIs(new(partition, run)) || summed >= run.Next || run.MinTicks > run.MaxTicks)
             {
                 continue;
             }
@@ -434,6 +434,9 @@ public sealed class EventWriter(NpgsqlConnection connection)
         await tx.CommitAsync(ct);
         return (rows, recounted);
     }
+
+    /// <summary>Whether a partition's sums go in as they are: its sums ledger (as last locked) stands at or below the run's start.</summary>
+    private bool TakenAsIs(KeyValuePair<int, PartitionSums> run) => _summed[run.Key] <= run.Value.First;
 
     /// <summary>Moves each partition's sums ledger forward to the end of its run (never back: another member may have counted further).</summary>
     private async Task MoveSumsLedgerAsync(string topic, MinuteSums sums, NpgsqlTransaction tx, CancellationToken ct)
