@@ -60,7 +60,7 @@ public sealed class DetectorWorker(
     private readonly EvidenceTracker _evidence = new(detectionOptions.Value.WindowSize);
     private readonly EventFieldsReader _reader = new();
 
-    /// <summary>Batches of window records being written, oldest first (see <see cref="StartRecording"/>).</summary>
+    /// <summary>Batches of window records being written, oldest first (see <see cref="StartRecordingAsync"/>).</summary>
     private readonly Queue<InFlight> _recordings = new();
     private readonly long _sizeTicks = detectionOptions.Value.WindowSize.Ticks;
 
@@ -545,26 +545,21 @@ public sealed class DetectorWorker(
     /// forest scores the whole batch (every record keeps its score) and the other windows decide. Alerts are stored and
     /// published at once, and the windows recorded once both are done (all in batches, behind the loop, which waits for
     /// neither): a crash in between replays the windows, which upserts and republishes the same alert ids (consumers
-    /// de-duplicate by id).
+    /// de-duplicate by id). What no decision needs comes after the alerts: the evidence of a batch the forest decides
+    /// alone, the windows' metrics, and a wait for PostgreSQL when it is <see cref="MaxRecordingsInFlight"/> batches behind.
     /// </summary>
     private async Task ScoreAsync(IReadOnlyList<ClosedWindow> closed, IProducer<string, byte[]> producer, CancellationToken ct)
     {
         // The windows closed now (the loop drained them just before): what waits below counts in their latency.
         var closedAt = NowToTheMicrosecond();
         var started = Stopwatch.GetTimestamp();
-        while (_recordings.Count >= MaxRecordingsInFlight)
-        {
-            // PostgreSQL is behind: the loop waits for it rather than hold more records (and offsets).
-            await FinishOldestRecordingAsync();
-        }
-
         var records = new List<WindowRecord>(closed.Count);
         var scored = new List<ScoredWindow>(closed.Count);
         if (_model is not { } active)
         {
             closed.ToList().ForEach(w => _windowTraces.Remove((w.Service, w.Start)));
             records.AddRange(closed.Select(w => new WindowRecord(w.Service, w.Start, w.End, w.Events.Count, Scored: false)));
-            StartRecording(records, [], Task.CompletedTask);
+            await StartRecordingAsync(records, [], Task.CompletedTask);
             return;
         }
 
@@ -590,22 +585,31 @@ public sealed class DetectorWorker(
             scored.Add(new ScoredWindow(window, rows[i], SurpriseGuard.Score(rows[i]), byEvidence, links, active.Version));
         }
 
+        // The evidence decides the windows of services with a baseline; the forest's windows only record it, so a batch
+        // without the former evaluates it after its alerts are out.
         var evidence = new Evidence[scored.Count];
-        _evidence.Evaluate(scored.ConvertAll(w => new WindowSurprise(w.Window.Service, w.Window.Start.UtcTicks, w.Surprise)), evidence);
+        var anyByEvidence = scored.Exists(w => w.ByEvidence);
+        if (anyByEvidence)
+        {
+            EvaluateEvidence(scored, evidence);
+        }
 
         var decisions = new Decisions(scored.Count, closedAt);
         try
         {
-            for (var i = 0; i < scored.Count; i++)
+            if (anyByEvidence)
             {
-                if (scored[i].ByEvidence)
+                for (var i = 0; i < scored.Count; i++)
                 {
-                    var anomalous = evidence[i].Value >= _options.SurpriseThreshold;
-                    Decide(decisions, i, scored[i], evidence[i], anomalous, anomalous ? Assess(model, scored[i].Features) : null);
+                    if (scored[i].ByEvidence)
+                    {
+                        var anomalous = evidence[i].Value >= _options.SurpriseThreshold;
+                        Decide(decisions, i, scored[i], evidence[i], anomalous, anomalous ? Assess(model, scored[i].Features) : null);
+                    }
                 }
-            }
 
-            PublishRaised(decisions, producer, ct);
+                PublishRaised(decisions, producer, ct);
+            }
 
             // One pass of the forest over the whole batch (block scoring); the full assessment (attribution,
             // explanation) is only computed for windows that alert.
@@ -641,6 +645,19 @@ public sealed class DetectorWorker(
             }
 
             PublishRaised(decisions, producer, ct);
+            if (!anyByEvidence)
+            {
+                EvaluateEvidence(scored, evidence);
+            }
+
+            // What the decisions did not need waited for the alerts: the windows' figures and their spans' evidence.
+            metrics.WindowsScored.Add(scored.Count);
+            for (var i = 0; i < scored.Count; i++)
+            {
+                metrics.WindowSize.Record(scored[i].Window.Events.Count);
+                decisions.Spans[i]?.SetTag("helios.evidence", evidence[i].Value);
+            }
+
             for (var i = 0; i < scored.Count; i++)
             {
                 var (window, features, surprise, _, _, version) = scored[i];
@@ -657,13 +674,17 @@ public sealed class DetectorWorker(
                     CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
 
-            StartRecording(records, decisions.SuppressedBy, published);
+            await StartRecordingAsync(records, decisions.SuppressedBy, published);
         }
         finally
         {
-            decisions.Activities.ForEach(a => a.Dispose());
+            Array.ForEach(decisions.Spans, a => a?.Dispose());
         }
     }
+
+    /// <summary>The batch's corroborated evidence (<see cref="EvidenceTracker"/>), in the order of <paramref name="scored"/>.</summary>
+    private void EvaluateEvidence(List<ScoredWindow> scored, Evidence[] evidence) =>
+        _evidence.Evaluate(scored.ConvertAll(w => new WindowSurprise(w.Window.Service, w.Window.Start.UtcTicks, w.Surprise)), evidence);
 
     /// <summary>
     /// Each window's feature row. A slot's windows close together (10,000 services, 10,000 windows) while the loop
@@ -692,23 +713,20 @@ public sealed class DetectorWorker(
         return rows;
     }
 
-    /// <summary>One window's decision: its span (traced or anomalous), and for an anomalous one an alert raised or suppressed by the cooldown.</summary>
+    /// <summary>
+    /// One window's decision: its span (traced or anomalous), and for an anomalous one an alert raised or suppressed by the
+    /// cooldown. <paramref name="evidence"/> is only read for a window the evidence decides (the others' may not be
+    /// evaluated yet); the window's figures and its span's evidence are added after the batch's alerts are out.
+    /// </summary>
     private void Decide(Decisions decisions, int index, ScoredWindow scored, Evidence evidence, bool anomalous, Assessment? assessment)
     {
         var (window, features, _, byEvidence, links, version) = scored;
-        metrics.WindowsScored.Add(1);
-        metrics.WindowSize.Record(window.Events.Count);
 
         // A span for every window fed by traced requests (linked to them) and for every anomalous one;
         // a root span per untraced normal window would only be noise (10,000 services, 10,000 spans a window).
         var activity = links is { Count: > 0 } || anomalous ? StartWindowActivity(window, links) : null;
-        if (activity is not null)
-        {
-            decisions.Activities.Add(activity);
-        }
-
+        decisions.Spans[index] = activity;
         activity?.SetTag("helios.anomaly", anomalous);
-        activity?.SetTag("helios.evidence", evidence.Value);
         Guid? alertId = null;
         if (anomalous)
         {
@@ -748,18 +766,19 @@ public sealed class DetectorWorker(
             return;
         }
 
+        // On the topic first, then the upsert and the log lines: their synchronous parts wait behind the produce calls.
+        decisions.Publishing.AddRange(decisions.Raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct)));
+        decisions.Publishing.Add(alerts.UpsertAsync([.. decisions.Raised.Select(r => r.Alert)], ct));
         foreach (var (alert, _) in decisions.Raised)
         {
             logger.LogInformation("Alert {Id} {Severity} for {Service} window {Start:O} ({Rule}): {Explanation}",
                 alert.Id, alert.Severity, alert.Service, alert.WindowStart, alert.DetectedBy, alert.Explanation);
         }
 
-        decisions.Publishing.Add(alerts.UpsertAsync([.. decisions.Raised.Select(r => r.Alert)], ct));
-        decisions.Publishing.AddRange(decisions.Raised.Select(r => PublishAsync(r.Alert, r.Activity, producer, ct)));
         decisions.Raised.Clear();
     }
 
-    /// <summary>What a batch decided so far: per window whether it is anomalous and its alert; alerts not yet published; spans to end.</summary>
+    /// <summary>What a batch decided so far: per window whether it is anomalous, its alert and its span; alerts not yet published.</summary>
     private sealed class Decisions(int count, DateTimeOffset closedAt)
     {
         public DateTimeOffset ClosedAt { get; } = closedAt;
@@ -773,7 +792,8 @@ public sealed class DetectorWorker(
 
         public HashSet<Guid> SuppressedBy { get; } = [];
 
-        public List<Activity> Activities { get; } = [];
+        /// <summary>Per window, its span (or none), ended once the batch is done.</summary>
+        public Activity?[] Spans { get; } = new Activity?[count];
     }
 
     /// <summary>Wall-clock time at PostgreSQL's precision, so the published alert and the stored one carry the same instants.</summary>
@@ -834,8 +854,15 @@ public sealed class DetectorWorker(
     /// past them; what would read the records first waits for them (a late event's count, a service's history, a
     /// rebalance, the end; a new batch when <see cref="MaxRecordingsInFlight"/> are in flight).
     /// </summary>
-    private void StartRecording(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy, Task alertsDone)
+    private async Task StartRecordingAsync(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy, Task alertsDone)
     {
+        while (_recordings.Count >= MaxRecordingsInFlight)
+        {
+            // PostgreSQL is behind: the loop waits for it rather than hold more records (and offsets). Only now, with
+            // the batch's alerts on their way: a slow PostgreSQL holds the next events back, not these alerts.
+            await FinishOldestRecordingAsync();
+        }
+
         foreach (var record in records)
         {
             // Closed here from now on: an event for it is late, counted on its record once the record has landed.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -155,6 +156,21 @@ public sealed class PipelineTests(StackFixture stack)
         Assert.Equal("forest", storm!.Value.GetProperty("detected_by").GetString());
         Assert.True(!storm.Value.TryGetProperty("evidence", out var evidence) || evidence.ValueKind == JsonValueKind.Null, "a forest alert has no evidence");
         Assert.True(storm.Value.GetProperty("score").GetDouble() < storm.Value.GetProperty("threshold").GetDouble());
+
+        // The forest decided before the batch's evidence was evaluated (after its alerts were out): the window's span
+        // still carries the evidence its record holds.
+        var id = storm.Value.GetProperty("id").GetString();
+        var traces = stack.App.Traces!;
+        await Eventually(() => Task.FromResult(traces.Spans.Any(s => s.ServiceName == "detector" && s.Name == "window score" && s.Attributes.GetValueOrDefault("helios.alert.id") == id)), "forest alert span exported");
+        var span = traces.Spans.First(s => s.ServiceName == "detector" && s.Name == "window score" && s.Attributes.GetValueOrDefault("helios.alert.id") == id);
+        await using var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("helios")!);
+        await using var cmd = db.CreateCommand("SELECT evidence FROM scored_windows WHERE service = @service AND window_start = @start");
+        cmd.Parameters.AddWithValue("service", unknown.Name);
+        cmd.Parameters.AddWithValue("start", start.AddMinutes(5));
+        double? recorded = null;
+        await Eventually(async () => (recorded = await cmd.ExecuteScalarAsync() as double?) is not null, "the storm window's record with its evidence");
+        Assert.True(span.Attributes.TryGetValue("helios.evidence", out var tagged), "the forest alert's span has no evidence");
+        Assert.Equal(recorded!.Value, double.Parse(tagged, CultureInfo.InvariantCulture));
     }
 
     [Fact]
