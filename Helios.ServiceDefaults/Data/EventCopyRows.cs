@@ -21,7 +21,7 @@ internal static class EventCopyRows
     private const short Fields = 11;
 
     /// <summary>PostgreSQL's timestamps count microseconds from 2000-01-01 UTC (Npgsql's conversion, truncating below a microsecond).</summary>
-    private const long PostgresEpochTicks = 630_822_816_000_000_000;
+    internal const long PostgresEpochTicks = 630_822_816_000_000_000;
 
     /// <summary>An upper bound of the row's encoded size.</summary>
     public static int MaxBytes(in StoredEvent row) =>
@@ -76,20 +76,20 @@ internal static class EventCopyRows
         return at;
     }
 
-    private static int Int64(Span<byte> destination, long value)
+    internal static int Int64(Span<byte> destination, long value)
     {
         BinaryPrimitives.WriteInt32BigEndian(destination, 8);
         BinaryPrimitives.WriteInt64BigEndian(destination[4..], value);
         return 12;
     }
 
-    private static int Null(Span<byte> destination)
+    internal static int Null(Span<byte> destination)
     {
         BinaryPrimitives.WriteInt32BigEndian(destination, -1);
         return 4;
     }
 
-    private static int Utf16(Span<byte> destination, string value)
+    internal static int Utf16(Span<byte> destination, string value)
     {
         var length = Encoding.UTF8.GetBytes(value, destination[4..]);
         BinaryPrimitives.WriteInt32BigEndian(destination, length);

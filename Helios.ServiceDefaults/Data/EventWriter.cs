@@ -124,8 +124,6 @@ public sealed class EventWriter(NpgsqlConnection connection)
 {
     private const string Columns = "ts, service, level, message, latency_ms, endpoint, trace_id, span_id, metadata, kafka_partition, kafka_offset";
 
-    /// <summary>Rows are encoded into a buffer of this size and sent as it fills.</summary>
-    private const int CopyChunkBytes = 64 * 1024;
     private readonly HashSet<DateOnly> _partitions = [];
     private readonly Dictionary<int, long> _firstOffsets = [];
     private readonly Dictionary<int, long> _ledger = [];
@@ -291,67 +289,8 @@ public sealed class EventWriter(NpgsqlConnection connection)
     private Task CopyAsync(string table, List<StoredEvent> rows, Utf8Arena text, CancellationToken ct)
     {
         var jsonb = _metadataJsonb!.Value;
-        return CopyRowsAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", rows, EventCopyRows.MaxBytes,
+        return RawCopy.WriteRowsAsync(connection, $"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", rows, EventCopyRows.MaxBytes,
             (Span<byte> destination, in StoredEvent row) => EventCopyRows.Write(destination, row, text, jsonb), ct);
-    }
-
-    private delegate int RowEncoder<T>(Span<byte> destination, in T row);
-
-    private delegate int RowBound<T>(in T row);
-
-    /// <summary>
-    /// One binary COPY of <paramref name="rows"/>, each encoded by Helios into a buffer of <see cref="CopyChunkBytes"/>
-    /// (a longer one into a buffer of its own size) that is sent as it fills.
-    /// </summary>
-    private async Task CopyRowsAsync<T>(string copyCommand, List<T> rows, RowBound<T> maxBytes, RowEncoder<T> encode, CancellationToken ct)
-    {
-        await using var copy = await connection.BeginRawBinaryCopyAsync(copyCommand, ct);
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
-        try
-        {
-            EventCopyRows.Header.CopyTo(buffer);
-            var used = EventCopyRows.Header.Length;
-            foreach (var row in rows)
-            {
-                var most = maxBytes(row) + EventCopyRows.Trailer.Length;
-                if (used + most > buffer.Length)
-                {
-                    await copy.WriteAsync(buffer.AsMemory(0, used), ct);
-                    used = 0;
-                    if (most > buffer.Length)
-                    {
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = ArrayPool<byte>.Shared.Rent(most);
-                    }
-                }
-
-                used += encode(buffer.AsSpan(used), row);
-            }
-
-            EventCopyRows.Trailer.CopyTo(buffer.AsSpan(used));
-            await copy.WriteAsync(buffer.AsMemory(0, used + EventCopyRows.Trailer.Length), ct);
-        }
-        catch
-        {
-            await CancelQuietlyAsync(copy);
-            throw;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>Ends a COPY without its rows; on a broken connection this fails too, and the first error is the one to see.</summary>
-    private static async Task CancelQuietlyAsync(NpgsqlRawCopyStream copy)
-    {
-        try
-        {
-            await copy.CancelAsync();
-        }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
-        {
-        }
     }
 
     /// <summary>
@@ -471,7 +410,8 @@ public sealed class EventWriter(NpgsqlConnection connection)
 
         if (rows.Count > 0)
         {
-            await CopyRowsAsync(
+            await RawCopy.WriteRowsAsync(
+                connection,
                 "COPY event_minutes_pending (service, minute, events, errors, latency_count, latency_sum, latency_max) FROM STDIN (FORMAT BINARY)",
                 rows,
                 (in KeyValuePair<MinuteKey, MinuteTotals> m) => EventCopyRows.MaxMinuteBytes(m.Key.Service),

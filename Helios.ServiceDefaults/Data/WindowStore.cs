@@ -1,5 +1,4 @@
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Helios.ServiceDefaults.Data;
 
@@ -74,30 +73,9 @@ public sealed class WindowStore(NpgsqlDataSource db)
         return stored;
     }
 
-    /// <summary>One binary COPY of the windows into <paramref name="table"/>; the rows are buffered by the importer, which sends as it fills.</summary>
-    private static async Task CopyAsync(NpgsqlConnection connection, string table, IReadOnlyList<WindowRecord> windows, CancellationToken ct)
-    {
-        await using var copy = await connection.BeginBinaryImportAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct);
-        foreach (var w in windows)
-        {
-            await copy.StartRowAsync(ct);
-            await copy.WriteAsync(w.Service, NpgsqlDbType.Text, ct);
-            await copy.WriteAsync(w.Start, NpgsqlDbType.TimestampTz, ct);
-            await copy.WriteAsync(w.End, NpgsqlDbType.TimestampTz, ct);
-            await copy.WriteAsync(w.EventCount, NpgsqlDbType.Integer, ct);
-            await copy.WriteAsync(w.Scored, NpgsqlDbType.Boolean, ct);
-            await copy.WriteOrNullAsync(w.Features, NpgsqlDbType.Array | NpgsqlDbType.Double, ct);
-            await copy.WriteOrNullAsync(w.Score, NpgsqlDbType.Double, ct);
-            await copy.WriteOrNullAsync(w.Decision, NpgsqlDbType.Double, ct);
-            await copy.WriteAsync(w.IsAnomaly, NpgsqlDbType.Boolean, ct);
-            await copy.WriteOrNullAsync(w.AlertId, NpgsqlDbType.Uuid, ct);
-            await copy.WriteOrNullAsync(w.ModelVersion, NpgsqlDbType.Bigint, ct);
-            await copy.WriteOrNullAsync(w.Surprise, NpgsqlDbType.Double, ct);
-            await copy.WriteOrNullAsync(w.Evidence, NpgsqlDbType.Double, ct);
-        }
-
-        await copy.CompleteAsync(ct);
-    }
+    /// <summary>One binary COPY of the windows into <paramref name="table"/>, encoded by <see cref="WindowCopyRows"/>.</summary>
+    private static Task CopyAsync(NpgsqlConnection connection, string table, IReadOnlyList<WindowRecord> windows, CancellationToken ct) =>
+        RawCopy.WriteRowsAsync(connection, $"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", windows, WindowCopyRows.MaxBytes, WindowCopyRows.Write, ct);
 
     /// <summary>The service's newest recorded window (every earlier one is closed too) and the surprises of its last two scored windows.</summary>
     public async Task<ServiceHistory> HistoryAsync(string service, CancellationToken ct)
