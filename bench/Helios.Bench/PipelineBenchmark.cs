@@ -69,6 +69,8 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             the consumer catches up (timeout {o.DrainTimeoutSeconds} s), and lost = produced - counted (storage: rows in `events` + skipped).
             Detector CPU = utime+stime from /proc/<pid>/stat from the start of producing to caught up; peak RSS = VmHWM, reset when
             producing starts (/proc/<pid>/clear_refs), so it is the peak while serving; the startup peak is printed apart.
+            Host steal = /proc/stat's steal over the same interval as the rates, as a share of both cores' time: time this VM's
+            CPUs were ready to run while its host ran something else (every process here ran slower by about that much).
             Alert latency = time this process received the alert from `{AlertsTopic}` (its own consumer, fetch.wait.max.ms=1) - the
             alert's closed_at (wall clock, set by the detector when it closed the window); alerts without closed_at are counted apart.
             Baseline: the predecessor processed 34,000 events/s on one core.
@@ -94,10 +96,10 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 
         report.Line("");
         report.Line("Summary (rates over each phase's sustained interval; detector CPU from the start of producing to caught up):");
-        report.Table(["phase", "events_per_s", "detector_cpu_s", "events_per_cpu_s", "lost", "alerts", "p50_ms", "p99_ms", "peak_rss_mb"],
+        report.Table(["phase", "events_per_s", "detector_cpu_s", "events_per_cpu_s", "lost", "alerts", "p50_ms", "p99_ms", "peak_rss_mb", "host_steal_pct"],
             results.Select(r => (IReadOnlyList<object?>)[
                 $"{r.Phase.Number} {r.Phase.Name}", r.Rate, r.DetectorCpuSeconds, r.EventsPerCpuSecond, N(r.Lost),
-                r.Phase.Detect ? N(r.AlertLatenciesMs.Count + r.AlertsWithoutClosedAt) : "", r.P(50), r.P(99), r.PeakRssMb,
+                r.Phase.Detect ? N(r.AlertLatenciesMs.Count + r.AlertsWithoutClosedAt) : "", r.P(50), r.P(99), r.PeakRssMb, r.StolenPercent,
             ]));
 
         var detect = results.FirstOrDefault(r => r.Phase is { Detect: true, Store: false });
@@ -257,7 +259,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         var final = progress.Latest;
         result.Final = final;
         result.MaxBacklog = progress.MaxBacklog;
-        (result.DetectRate, result.StoreRate, result.RateFrom, result.RateTo) = progress.Rates(o.WarmupSeconds, 2L * o.Services, result.ProducingSeconds);
+        (result.DetectRate, result.StoreRate, result.RateFrom, result.RateTo, result.StolenPercent) = progress.Rates(o.WarmupSeconds, 2L * o.Services, result.ProducingSeconds);
         if (phase.Store)
         {
             await using var db = NpgsqlDataSource.Create(app.GetConnectionString("helios")!);
@@ -380,7 +382,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
     private static async Task ScrapeAsync(HttpClient client, Progress progress, Stopwatch clock, Report report, CancellationToken ct)
     {
         var nextReport = ProgressEvery;
-        var lastReported = new Sample(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        var lastReported = new Sample(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ProcStat.MachineTicks());
         while (!ct.IsCancellationRequested)
         {
             try
@@ -393,7 +395,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
                     (long)V("helios_detection_late_events_total"), (long)V("helios_detection_replayed_events_total"),
                     (long)V("helios_detection_windows_scored_total"), (long)V("helios_anomalies_detected_total"),
                     (long)V("helios_detection_open_windows"), (long)V("helios_storage_events_stored_total"),
-                    (long)V("helios_storage_events_skipped_total"), (long)V("helios_detection_consumer_lag"));
+                    (long)V("helios_storage_events_skipped_total"), (long)V("helios_detection_consumer_lag"), ProcStat.MachineTicks());
                 progress.Add(sample);
                 if (sample.Seconds >= nextReport.TotalSeconds)
                 {
@@ -411,6 +413,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
                     }
 
                     parts.Add(string.Create(CultureInfo.InvariantCulture, $"backlog {sample.Produced - progress.ConsumedOf(sample):N0}"));
+                    parts.Add(string.Create(CultureInfo.InvariantCulture, $"host stole {ProcStat.StolenPercent(lastReported.Machine, sample.Machine):0}%"));
                     report.Progress(string.Join("  ", parts));
                     lastReported = sample;
                     nextReport += ProgressEvery;
@@ -522,6 +525,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         rows.Add(Row("events per detector CPU-second", r.EventsPerCpuSecond));
         rows.Add(Row("PostgreSQL CPU s / this process CPU s (producer, broker)", $"{Fmt(r.PostgresCpuSeconds)} / {Fmt(r.BenchCpuSeconds)}"));
         rows.Add(Row("machine CPU busy, both cores (%)", r.MachineBusyPercent));
+        rows.Add(Row($"of both cores' time, taken by the host (steal), {Fmt(r.RateFrom)}-{Fmt(r.RateTo)} s (%)", r.StolenPercent));
         rows.Add(Row("detector peak RSS at startup (VmHWM, MB)", r.StartupPeakRssMb));
         rows.Add(Row(r.PeakRssFromProducing ? "detector peak RSS while serving (VmHWM reset at producing start, MB)" : "detector peak RSS, startup included (VmHWM could not be reset, MB)", r.PeakRssMb));
         rows.Add(Row("mock low watermarks per partition", string.Join(' ', r.LowWatermarks)));
@@ -552,7 +556,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 
     private sealed record Sample(
         double Seconds, long Produced, long Processed, long DeadLettered, long Late, long Replayed, long WindowsScored, long Anomalies,
-        long OpenWindows, long Stored, long Skipped, long Lag)
+        long OpenWindows, long Stored, long Skipped, long Lag, (long Busy, long Total, long Stolen) Machine)
     {
         /// <summary>Events the detection path has handled (processed includes late and replayed ones).</summary>
         public long DetectCounted => Processed + DeadLettered;
@@ -567,7 +571,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         private long _enqueued;
         private long _consumed;
         private long _maxBacklog;
-        private Sample _latest = new(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        private Sample _latest = new(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, default);
 
         public PipelinePhase Phase { get; } = phase;
 
@@ -616,7 +620,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         /// Detection and storage rates between the first sample at or after <paramref name="from"/> seconds in which the slower path
         /// has counted <paramref name="warmEvents"/> events, and the last sample at or before <paramref name="to"/>.
         /// </summary>
-        public (double Detect, double Store, double From, double To) Rates(double from, long warmEvents, double to)
+        public (double Detect, double Store, double From, double To, double Stolen) Rates(double from, long warmEvents, double to)
         {
             Sample[] samples;
             lock (_samples)
@@ -628,11 +632,12 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             var b = samples.LastOrDefault(s => s.Seconds <= to);
             if (a is null || b is null || b.Seconds <= a.Seconds)
             {
-                return (double.NaN, double.NaN, from, to);
+                return (double.NaN, double.NaN, from, to, double.NaN);
             }
 
             var dt = b.Seconds - a.Seconds;
-            return (Phase.Detect ? (b.DetectCounted - a.DetectCounted) / dt : double.NaN, Phase.Store ? (b.StoreCounted - a.StoreCounted) / dt : double.NaN, a.Seconds, b.Seconds);
+            return (Phase.Detect ? (b.DetectCounted - a.DetectCounted) / dt : double.NaN, Phase.Store ? (b.StoreCounted - a.StoreCounted) / dt : double.NaN, a.Seconds, b.Seconds,
+                ProcStat.StolenPercent(a.Machine, b.Machine));
         }
     }
 
@@ -762,7 +767,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
 
         public long MaxBacklog { get; set; }
 
-        public Sample Final { get; set; } = new(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        public Sample Final { get; set; } = new(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, default);
 
         public long RowsStored { get; set; }
 
@@ -792,6 +797,9 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         public double BenchCpuSeconds { get; set; }
 
         public double MachineBusyPercent { get; set; }
+
+        /// <summary>The share of both cores the host took over the sustained interval (/proc/stat's steal), in %.</summary>
+        public double StolenPercent { get; set; }
 
         public double EventsPerCpuSecond => DetectorCpuSeconds > 0 ? Produced / DetectorCpuSeconds : double.NaN;
 
@@ -846,6 +854,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             ["events_per_cpu_s"] = Rounded(EventsPerCpuSecond),
             ["postgres_cpu_s"] = Math.Round(PostgresCpuSeconds, 1),
             ["machine_busy_pct"] = Math.Round(MachineBusyPercent, 1),
+            ["host_steal_pct"] = double.IsNaN(StolenPercent) ? null : Math.Round(StolenPercent, 1),
             ["peak_rss_mb"] = Math.Round(PeakRssMb, 1),
             ["startup_peak_rss_mb"] = Math.Round(StartupPeakRssMb, 1),
             ["peak_rss_while_serving"] = PeakRssFromProducing,

@@ -68,18 +68,25 @@ internal static partial class ProcStat
         }
     }
 
-    /// <summary>(busy, total) jiffies of all cores from the first line of /proc/stat.</summary>
-    public static (long Busy, long Total) MachineTicks()
+    /// <summary>
+    /// (busy, total, stolen) jiffies of all cores from the first line of /proc/stat; stolen (the steal field) is time a
+    /// virtual CPU was ready to run while the host ran something else, counted in busy.
+    /// </summary>
+    public static (long Busy, long Total, long Stolen) MachineTicks()
     {
         var parts = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
             .Select(p => long.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         var total = parts.Take(8).Sum(); // user nice system idle iowait irq softirq steal (guest is inside user)
         var idle = parts[3] + parts[4];
-        return (total - idle, total);
+        return (total - idle, total, parts[7]);
     }
 
-    public static double BusyPercent((long Busy, long Total) from, (long Busy, long Total) to) =>
+    public static double BusyPercent((long Busy, long Total, long Stolen) from, (long Busy, long Total, long Stolen) to) =>
         to.Total > from.Total ? 100.0 * (to.Busy - from.Busy) / (to.Total - from.Total) : double.NaN;
+
+    /// <summary>The share of both cores' time the host took between two readings (%).</summary>
+    public static double StolenPercent((long Busy, long Total, long Stolen) from, (long Busy, long Total, long Stolen) to) =>
+        to.Total > from.Total ? 100.0 * (to.Stolen - from.Stolen) / (to.Total - from.Total) : double.NaN;
 
     /// <summary>The fields of /proc/pid/stat; field k of proc(5) is at index k - 1 ([1] comm, [13] utime, [14] stime).</summary>
     private static string[]? Fields(int pid)
