@@ -119,11 +119,18 @@ public sealed class EmbeddedPostgresTests : IAsyncLifetime
         var limit = File.Exists(Path.Combine(group, "memory.max")) ? "memory.max" : "memory.limit_in_bytes";
         Assert.Equal((1500L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(group, limit)).Trim());
         await server.EnsureDatabaseAsync("helios", CancellationToken.None);
-        var backend = await QueryAsync(server, "SELECT pg_backend_pid()::text");
-        var postmaster = File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First();
-        var members = File.ReadAllLines(Path.Combine(group, "cgroup.procs"));
-        Assert.Contains(postmaster, members);
-        Assert.Contains(backend, members);
+
+        // The backend is read while its connection is open: once it closes, the backend exits.
+        await using (var connection = new NpgsqlConnection(server.ConnectionString("helios") + ";Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("SELECT pg_backend_pid()::text", connection);
+            var backend = (string?)await command.ExecuteScalarAsync();
+            var postmaster = File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First();
+            var members = File.ReadAllLines(Path.Combine(group, "cgroup.procs"));
+            Assert.Contains(postmaster, members);
+            Assert.Contains(backend, members);
+        }
 
         await server.StopAsync();
         Assert.False(Directory.Exists(group), "the group is removed with the server");
