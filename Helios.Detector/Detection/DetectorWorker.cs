@@ -546,7 +546,9 @@ public sealed class DetectorWorker(
     /// published at once, and the windows recorded once both are done (all in batches, behind the loop, which waits for
     /// neither): a crash in between replays the windows, which upserts and republishes the same alert ids (consumers
     /// de-duplicate by id). What no decision needs comes after the alerts: the evidence of a batch the forest decides
-    /// alone, the windows' metrics, and a wait for PostgreSQL when it is <see cref="MaxRecordingsInFlight"/> batches behind.
+    /// alone, the windows' metrics, and a wait for PostgreSQL when it is <see cref="MaxRecordingsInFlight"/> batches behind
+    /// (an earlier batch's failed write surfaces there, after this batch's alerts: the loop fails as after a crash between
+    /// publish and record, and the restart replays the windows of both).
     /// </summary>
     private async Task ScoreAsync(IReadOnlyList<ClosedWindow> closed, IProducer<string, byte[]> producer, CancellationToken ct)
     {
@@ -595,6 +597,7 @@ public sealed class DetectorWorker(
         }
 
         var decisions = new Decisions(scored.Count, closedAt);
+        Task published;
         try
         {
             if (anyByEvidence)
@@ -666,20 +669,21 @@ public sealed class DetectorWorker(
                     scores[i] - model.Threshold, anomalous, alertId, version, surprise, evidence[i].Value));
             }
 
-            var published = Task.WhenAll(decisions.Publishing);
+            published = Task.WhenAll(decisions.Publishing);
             if (scored.Count > 0)
             {
                 // Closed to scored and its alerts stored and on the topic.
                 _ = published.ContinueWith(_ => metrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds),
                     CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
-
-            await StartRecordingAsync(records, decisions.SuppressedBy, published);
         }
         finally
         {
+            // The windows' spans end with their scoring, before any wait for PostgreSQL below.
             Array.ForEach(decisions.Spans, a => a?.Dispose());
         }
+
+        await StartRecordingAsync(records, decisions.SuppressedBy, published);
     }
 
     /// <summary>The batch's corroborated evidence (<see cref="EvidenceTracker"/>), in the order of <paramref name="scored"/>.</summary>
@@ -846,13 +850,13 @@ public sealed class DetectorWorker(
     }
 
     /// <summary>
-    /// Starts writing a batch's window records (and the suppressed counts of its alerts) once its alerts are stored and
-    /// published (<paramref name="alertsDone"/>) and the batch before it has landed, without waiting for any of it
-    /// (PostgreSQL under a storage load, the broker): the loop goes on consuming meanwhile (waiting for the write had
-    /// been two thirds of a batch's time and 29 % of the detection loop's). Until the write lands and
-    /// <see cref="FinishRecordingAsync"/> applies it, the windows keep holding their offsets, so nothing is committed
-    /// past them; what would read the records first waits for them (a late event's count, a service's history, a
-    /// rebalance, the end; a new batch when <see cref="MaxRecordingsInFlight"/> are in flight).
+    /// Waits for the oldest batches while <see cref="MaxRecordingsInFlight"/> are in flight, then starts writing a batch's
+    /// window records (and the suppressed counts of its alerts) once its alerts are stored and published
+    /// (<paramref name="alertsDone"/>) and the batch before it has landed, without waiting for that write (PostgreSQL
+    /// under a storage load, the broker): the loop goes on consuming meanwhile (waiting for the write had been two thirds
+    /// of a batch's time and 29 % of the detection loop's). Until the write lands and <see cref="FinishRecordingAsync"/>
+    /// applies it, the windows keep holding their offsets, so nothing is committed past them; what would read the records
+    /// first waits for them (a late event's count, a service's history, a rebalance, the end).
     /// </summary>
     private async Task StartRecordingAsync(List<WindowRecord> records, IReadOnlyCollection<Guid> suppressedBy, Task alertsDone)
     {

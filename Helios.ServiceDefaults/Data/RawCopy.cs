@@ -24,7 +24,7 @@ internal static class RawCopy
     /// </summary>
     public static async Task WriteRowsAsync<T>(NpgsqlConnection connection, string copyCommand, IReadOnlyList<T> rows, RowBound<T> maxBytes, RowEncoder<T> encode, CancellationToken ct)
     {
-        await using var copy = await connection.BeginRawBinaryCopyAsync(copyCommand, ct);
+        var copy = await connection.BeginRawBinaryCopyAsync(copyCommand, ct);
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
         try
         {
@@ -53,21 +53,35 @@ internal static class RawCopy
         }
         catch
         {
-            await CancelQuietlyAsync(copy);
+            await AbandonQuietlyAsync(copy);
             throw;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+
+        // Ends the COPY: the server's verdict on the rows (a key they break, say) is thrown here.
+        await copy.DisposeAsync();
     }
 
-    /// <summary>Ends a COPY without its rows; on a broken connection this fails too, and the first error is the one to see.</summary>
-    private static async Task CancelQuietlyAsync(NpgsqlRawCopyStream copy)
+    /// <summary>
+    /// Ends a COPY without its rows. On a broken connection the cancel and the close fail too, and the first error is the
+    /// one to see: theirs are dropped.
+    /// </summary>
+    private static async Task AbandonQuietlyAsync(NpgsqlRawCopyStream copy)
     {
         try
         {
             await copy.CancelAsync();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
+        {
+        }
+
+        try
+        {
+            await copy.DisposeAsync();
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
         {

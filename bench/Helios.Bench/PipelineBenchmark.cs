@@ -413,7 +413,10 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
                     }
 
                     parts.Add(string.Create(CultureInfo.InvariantCulture, $"backlog {sample.Produced - progress.ConsumedOf(sample):N0}"));
-                    parts.Add(string.Create(CultureInfo.InvariantCulture, $"host stole {ProcStat.StolenPercent(lastReported.Machine, sample.Machine):0}%"));
+                    if (ProcStat.StolenPercent(lastReported.Machine, sample.Machine) is var stolen && !double.IsNaN(stolen))
+                    {
+                        parts.Add(string.Create(CultureInfo.InvariantCulture, $"host stole {stolen:0}%"));
+                    }
                     report.Progress(string.Join("  ", parts));
                     lastReported = sample;
                     nextReport += ProgressEvery;
@@ -524,7 +527,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         rows.Add(Row("detector CPU s (producing start to caught up)", r.DetectorCpuSeconds));
         rows.Add(Row("events per detector CPU-second", r.EventsPerCpuSecond));
         rows.Add(Row("PostgreSQL CPU s / this process CPU s (producer, broker)", $"{Fmt(r.PostgresCpuSeconds)} / {Fmt(r.BenchCpuSeconds)}"));
-        rows.Add(Row("machine CPU busy, both cores (%)", r.MachineBusyPercent));
+        rows.Add(Row("machine CPU busy, both cores, steal included (%)", r.MachineBusyPercent));
         rows.Add(Row($"of both cores' time, taken by the host (steal), {Fmt(r.RateFrom)}-{Fmt(r.RateTo)} s (%)", r.StolenPercent));
         rows.Add(Row("detector peak RSS at startup (VmHWM, MB)", r.StartupPeakRssMb));
         rows.Add(Row(r.PeakRssFromProducing ? "detector peak RSS while serving (VmHWM reset at producing start, MB)" : "detector peak RSS, startup included (VmHWM could not be reset, MB)", r.PeakRssMb));

@@ -157,8 +157,8 @@ public sealed class PipelineTests(StackFixture stack)
         Assert.True(!storm.Value.TryGetProperty("evidence", out var evidence) || evidence.ValueKind == JsonValueKind.Null, "a forest alert has no evidence");
         Assert.True(storm.Value.GetProperty("score").GetDouble() < storm.Value.GetProperty("threshold").GetDouble());
 
-        // The forest decided before the batch's evidence was evaluated (after its alerts were out): the window's span
-        // still carries the evidence its record holds.
+        // The forest decided the window; the batch's evidence is evaluated before or after its alerts are out (after,
+        // when no window of the batch is the evidence's to decide), and either way the span carries what the record holds.
         var id = storm.Value.GetProperty("id").GetString();
         var traces = stack.App.Traces!;
         await Eventually(() => Task.FromResult(traces.Spans.Any(s => s.ServiceName == "detector" && s.Name == "window score" && s.Attributes.GetValueOrDefault("helios.alert.id") == id)), "forest alert span exported");
