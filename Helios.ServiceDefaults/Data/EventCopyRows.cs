@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Helios.Core.Events;
+using static Helios.ServiceDefaults.Data.RawCopy;
 
 namespace Helios.ServiceDefaults.Data;
 
@@ -12,16 +13,7 @@ namespace Helios.ServiceDefaults.Data;
 /// </summary>
 internal static class EventCopyRows
 {
-    /// <summary>The format's signature, then flags and header extension length (both 0).</summary>
-    public static ReadOnlySpan<byte> Header => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
-
-    /// <summary>A field count of -1 ends the data.</summary>
-    public static ReadOnlySpan<byte> Trailer => [0xFF, 0xFF];
-
     private const short Fields = 11;
-
-    /// <summary>PostgreSQL's timestamps count microseconds from 2000-01-01 UTC (Npgsql's conversion, truncating below a microsecond).</summary>
-    internal const long PostgresEpochTicks = 630_822_816_000_000_000;
 
     /// <summary>An upper bound of the row's encoded size.</summary>
     public static int MaxBytes(in StoredEvent row) =>
@@ -37,13 +29,13 @@ internal static class EventCopyRows
         var at = 0;
         BinaryPrimitives.WriteInt16BigEndian(destination, Fields);
         at += 2;
-        at += Int64(destination[at..], (e.TimestampTicks - PostgresEpochTicks) / 10);
+        at += Timestamp(destination[at..], e.TimestampTicks);
         at += Utf16(destination[at..], e.Service);
         BinaryPrimitives.WriteInt32BigEndian(destination[at..], 2);
         BinaryPrimitives.WriteInt16BigEndian(destination[(at + 4)..], (short)e.Level);
         at += 6;
         at += Utf8(destination[at..], ranges.Message, text, jsonb: false);
-        at += double.IsNaN(e.LatencyMs) ? Null(destination[at..]) : Int64(destination[at..], BitConverter.DoubleToInt64Bits(e.LatencyMs));
+        at += double.IsNaN(e.LatencyMs) ? Null(destination[at..]) : Float8(destination[at..], e.LatencyMs);
         at += e.Endpoint is null ? Null(destination[at..]) : Utf16(destination[at..], e.Endpoint);
         at += Utf8(destination[at..], ranges.TraceId, text, jsonb: false);
         at += Utf8(destination[at..], ranges.SpanId, text, jsonb: false);
@@ -67,33 +59,13 @@ internal static class EventCopyRows
         BinaryPrimitives.WriteInt16BigEndian(destination, 7);
         var at = 2;
         at += Utf16(destination[at..], service);
-        at += Int64(destination[at..], (minuteTicks - PostgresEpochTicks) / 10);
+        at += Timestamp(destination[at..], minuteTicks);
         at += Int64(destination[at..], events);
         at += Int64(destination[at..], errors);
         at += Int64(destination[at..], latencyCount);
-        at += Int64(destination[at..], BitConverter.DoubleToInt64Bits(latencySum));
-        at += latencyCount == 0 ? Null(destination[at..]) : Int64(destination[at..], BitConverter.DoubleToInt64Bits(latencyMax));
+        at += Float8(destination[at..], latencySum);
+        at += latencyCount == 0 ? Null(destination[at..]) : Float8(destination[at..], latencyMax);
         return at;
-    }
-
-    internal static int Int64(Span<byte> destination, long value)
-    {
-        BinaryPrimitives.WriteInt32BigEndian(destination, 8);
-        BinaryPrimitives.WriteInt64BigEndian(destination[4..], value);
-        return 12;
-    }
-
-    internal static int Null(Span<byte> destination)
-    {
-        BinaryPrimitives.WriteInt32BigEndian(destination, -1);
-        return 4;
-    }
-
-    internal static int Utf16(Span<byte> destination, string value)
-    {
-        var length = Encoding.UTF8.GetBytes(value, destination[4..]);
-        BinaryPrimitives.WriteInt32BigEndian(destination, length);
-        return 4 + length;
     }
 
     /// <summary>Text from the arena; jsonb's binary form is a version byte (1) and the JSON text.</summary>

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
 using Npgsql;
 
 namespace Helios.ServiceDefaults.Data;
@@ -11,10 +13,17 @@ internal delegate int RowBound<T>(in T row);
 
 /// <summary>
 /// Binary COPY with rows Helios encodes itself (<see cref="EventCopyRows"/>, <see cref="WindowCopyRows"/>): Npgsql's
-/// per-field importer had cost about as much CPU per row as everything else the writers do.
+/// per-field importer had cost about as much CPU per row as everything else the writers do. The format's framing and the
+/// field encodings the row encoders share are here.
 /// </summary>
 internal static class RawCopy
 {
+    /// <summary>The format's signature, then flags and header extension length (both 0).</summary>
+    public static ReadOnlySpan<byte> Header => [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    /// <summary>A field count of -1 ends the data.</summary>
+    public static ReadOnlySpan<byte> Trailer => [0xFF, 0xFF];
+
     /// <summary>Rows are encoded into a buffer of this size and sent as it fills.</summary>
     private const int ChunkBytes = 64 * 1024;
 
@@ -28,12 +37,12 @@ internal static class RawCopy
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
         try
         {
-            EventCopyRows.Header.CopyTo(buffer);
-            var used = EventCopyRows.Header.Length;
+            Header.CopyTo(buffer);
+            var used = Header.Length;
             for (var i = 0; i < rows.Count; i++)
             {
                 var row = rows[i];
-                var most = maxBytes(row) + EventCopyRows.Trailer.Length;
+                var most = maxBytes(row) + Trailer.Length;
                 if (used + most > buffer.Length)
                 {
                     await copy.WriteAsync(buffer.AsMemory(0, used), ct);
@@ -48,8 +57,8 @@ internal static class RawCopy
                 used += encode(buffer.AsSpan(used), row);
             }
 
-            EventCopyRows.Trailer.CopyTo(buffer.AsSpan(used));
-            await copy.WriteAsync(buffer.AsMemory(0, used + EventCopyRows.Trailer.Length), ct);
+            Trailer.CopyTo(buffer.AsSpan(used));
+            await copy.WriteAsync(buffer.AsMemory(0, used + Trailer.Length), ct);
         }
         catch
         {
@@ -86,5 +95,35 @@ internal static class RawCopy
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
         {
         }
+    }
+
+    /// <summary>PostgreSQL's timestamps count microseconds from 2000-01-01 UTC (Npgsql's conversion, truncating below a microsecond).</summary>
+    private const long PostgresEpochTicks = 630_822_816_000_000_000;
+
+    /// <summary>A field of 8 bytes (bigint); each encoder returns the bytes it wrote, its length word included.</summary>
+    public static int Int64(Span<byte> destination, long value)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(destination, 8);
+        BinaryPrimitives.WriteInt64BigEndian(destination[4..], value);
+        return 12;
+    }
+
+    public static int Float8(Span<byte> destination, double value) => Int64(destination, BitConverter.DoubleToInt64Bits(value));
+
+    /// <summary>A timestamptz from UTC ticks.</summary>
+    public static int Timestamp(Span<byte> destination, long utcTicks) => Int64(destination, (utcTicks - PostgresEpochTicks) / 10);
+
+    public static int Null(Span<byte> destination)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(destination, -1);
+        return 4;
+    }
+
+    /// <summary>Text from a string, as UTF-8.</summary>
+    public static int Utf16(Span<byte> destination, string value)
+    {
+        var length = Encoding.UTF8.GetBytes(value, destination[4..]);
+        BinaryPrimitives.WriteInt32BigEndian(destination, length);
+        return 4 + length;
     }
 }

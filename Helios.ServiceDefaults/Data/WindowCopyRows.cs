@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using static Helios.ServiceDefaults.Data.RawCopy;
 
 namespace Helios.ServiceDefaults.Data;
 
@@ -25,9 +26,9 @@ internal static class WindowCopyRows
     {
         BinaryPrimitives.WriteInt16BigEndian(destination, Fields);
         var at = 2;
-        at += EventCopyRows.Utf16(destination[at..], row.Service);
-        at += Timestamp(destination[at..], row.Start);
-        at += Timestamp(destination[at..], row.End);
+        at += Utf16(destination[at..], row.Service);
+        at += Timestamp(destination[at..], row.Start.UtcTicks);
+        at += Timestamp(destination[at..], row.End.UtcTicks);
         BinaryPrimitives.WriteInt32BigEndian(destination[at..], 4);
         BinaryPrimitives.WriteInt32BigEndian(destination[(at + 4)..], row.EventCount);
         at += 8;
@@ -36,8 +37,8 @@ internal static class WindowCopyRows
         at += Double(destination[at..], row.Score);
         at += Double(destination[at..], row.Decision);
         at += Boolean(destination[at..], row.IsAnomaly);
-        at += row.AlertId is { } id ? Uuid(destination[at..], id) : EventCopyRows.Null(destination[at..]);
-        at += row.ModelVersion is { } version ? EventCopyRows.Int64(destination[at..], version) : EventCopyRows.Null(destination[at..]);
+        at += row.AlertId is { } id ? Uuid(destination[at..], id) : Null(destination[at..]);
+        at += row.ModelVersion is { } version ? Int64(destination[at..], version) : Null(destination[at..]);
         at += Double(destination[at..], row.Surprise);
         at += Double(destination[at..], row.Evidence);
         return at;
@@ -50,7 +51,7 @@ internal static class WindowCopyRows
     {
         if (values is null)
         {
-            return EventCopyRows.Null(destination);
+            return Null(destination);
         }
 
         BinaryPrimitives.WriteInt32BigEndian(destination, ArrayBytes(values) - 4);
@@ -62,17 +63,13 @@ internal static class WindowCopyRows
         var at = 24;
         foreach (var value in values)
         {
-            at += EventCopyRows.Int64(destination[at..], BitConverter.DoubleToInt64Bits(value));
+            at += Float8(destination[at..], value);
         }
 
         return at;
     }
 
-    private static int Timestamp(Span<byte> destination, DateTimeOffset value) =>
-        EventCopyRows.Int64(destination, (value.UtcTicks - EventCopyRows.PostgresEpochTicks) / 10);
-
-    private static int Double(Span<byte> destination, double? value) =>
-        value is { } v ? EventCopyRows.Int64(destination, BitConverter.DoubleToInt64Bits(v)) : EventCopyRows.Null(destination);
+    private static int Double(Span<byte> destination, double? value) => value is { } v ? Float8(destination, v) : Null(destination);
 
     private static int Boolean(Span<byte> destination, bool value)
     {
