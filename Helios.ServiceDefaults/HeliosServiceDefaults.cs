@@ -79,7 +79,7 @@ public static class HeliosServiceDefaults
             app.MapHealthChecks(prefix + "/health", new HealthCheckOptions { ResponseWriter = WriteHealth }).ExcludeFromDescription();
             app.MapHealthChecks(prefix + "/alive", new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag), ResponseWriter = WriteHealth }).ExcludeFromDescription();
             app.MapGet(prefix + "/metrics", (TelemetryProviders telemetry) =>
-                Results.Text(telemetry.Prometheus.Scrape(), "text/plain; version=0.0.4; charset=utf-8")).ExcludeFromDescription();
+                Results.Bytes(telemetry.Prometheus.ScrapeUtf8(), PrometheusTextExporter.ContentType)).ExcludeFromDescription();
         }
 
         return app;

@@ -61,7 +61,13 @@ public sealed class CommitTracker
         }
 
         var others = holds.Others!;
-        var at = others.FindIndex(h => h.Partition == partition);
+        // A loop, not FindIndex: a lambda capturing the parameter would allocate its closure on every call of this method.
+        var at = others.Count - 1;
+        while (at >= 0 && others[at].Partition != partition)
+        {
+            at--;
+        }
+
         if (at >= 0 && others[at].Offset <= offset)
         {
             return;
@@ -90,9 +96,12 @@ public sealed class CommitTracker
                 Unpin(partition, holds.Offset);
             }
 
-            foreach (var (other, offset) in holds.Others ?? [])
+            if (holds.Others is { } others)
             {
-                Unpin(other, offset);
+                foreach (var (other, offset) in others)
+                {
+                    Unpin(other, offset);
+                }
             }
         }
     }

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Text;
 using OpenTelemetry;
@@ -8,7 +10,9 @@ namespace Helios.ServiceDefaults.Telemetry;
 
 /// <summary>
 /// Pull-based Prometheus text exposition (format 0.0.4) of OpenTelemetry SDK metrics:
-/// add <see cref="Reader"/> to the MeterProvider and serve <see cref="Scrape"/> with <see cref="ContentType"/>.
+/// add <see cref="Reader"/> to the MeterProvider and serve <see cref="ScrapeUtf8"/> with <see cref="ContentType"/>.
+/// A scrape renders into one reused builder and keeps each instrument's names, so it allocates little more than its
+/// UTF-8 bytes: the detector is scraped while it scores, and its garbage collections are in the alerts' latency.
 /// </summary>
 public sealed class PrometheusTextExporter
 {
@@ -18,7 +22,7 @@ public sealed class PrometheusTextExporter
     private static readonly string[] ReservedSuffixes = ["_total", "_count", "_sum", "_bucket"];
     private readonly TextRenderer renderer = new();
     private readonly Lock scrapeLock = new();
-    private string cached = "";
+    private ReadOnlyMemory<byte> cached = ReadOnlyMemory<byte>.Empty;
     private long cachedAt;
 
     public PrometheusTextExporter() =>
@@ -26,8 +30,8 @@ public sealed class PrometheusTextExporter
 
     public MetricReader Reader { get; }
 
-    /// <summary>Collects now (at most every 100 ms; concurrent callers share one collection) and returns the exposition text.</summary>
-    public string Scrape()
+    /// <summary>The exposition as UTF-8: collected now (at most every 100 ms; concurrent callers share one collection).</summary>
+    public ReadOnlyMemory<byte> ScrapeUtf8()
     {
         lock (scrapeLock)
         {
@@ -36,10 +40,10 @@ public sealed class PrometheusTextExporter
                 return cached;
             }
 
-            renderer.Text = null;
-            if (Reader.Collect(10_000) && renderer.Text is { } text)
+            renderer.Rendered = null;
+            if (Reader.Collect(10_000) && renderer.Rendered is { } bytes)
             {
-                cached = text;
+                cached = bytes;
             }
 
             cachedAt = Stopwatch.GetTimestamp();
@@ -47,73 +51,295 @@ public sealed class PrometheusTextExporter
         }
     }
 
+    /// <summary>The exposition text (<see cref="ScrapeUtf8"/> decoded).</summary>
+    public string Scrape() => Encoding.UTF8.GetString(ScrapeUtf8().Span);
+
     // The SDK hands the batch to Export during Collect (and on flush/shutdown); the batch is only valid inside the call.
+    // Collect runs one export at a time, so the renderer's reused state needs no lock of its own.
     private sealed class TextRenderer : BaseExporter<Metric>
     {
-        public string? Text { get; set; }
+        private readonly StringBuilder text = new(64 * 1024);
+        private readonly Dictionary<string, Family> families = new(StringComparer.Ordinal);
+        private readonly List<Family> order = [];
+        private readonly ConditionalWeakTable<Metric, Description> descriptions = new();
+        private readonly List<(string Name, string Value)> labels = [];
+        private readonly Encoder encoder = new UTF8Encoding(false).GetEncoder();
+
+        public ReadOnlyMemory<byte>? Rendered { get; set; }
 
         public override ExportResult Export(in Batch<Metric> batch)
         {
-            Text = Render(batch);
+            Rendered = Render(batch);
             return ExportResult.Success;
         }
-    }
 
-    private sealed class Family(string name, string type, string help)
-    {
-        public string Name { get; } = name;
-        public string Type { get; } = type;
-        public string Help { get; } = help;
-        public StringBuilder Samples { get; } = new();
-        public HashSet<string> Series { get; } = new(StringComparer.Ordinal);
-    }
-
-    private static string Render(in Batch<Metric> batch)
-    {
-        var families = new Dictionary<string, Family>(StringComparer.Ordinal);
-        var order = new List<Family>();
-        foreach (var metric in batch)
+        private ReadOnlyMemory<byte> Render(in Batch<Metric> batch)
         {
-            if (Describe(metric) is not (var name, var type, var divisor))
+            // Streams grouped by family name, in first-seen order: the same instrument name in two meters is one family.
+            foreach (var metric in batch)
             {
-                continue;
-            }
-
-            if (!families.TryGetValue(name, out var family))
-            {
-                var help = string.IsNullOrWhiteSpace(metric.Description) ? metric.Name : metric.Description;
-                family = new Family(name, type, help);
-                families.Add(name, family);
-                order.Add(family);
-            }
-            else if (family.Type != type)
-            {
-                continue; // one name cannot carry two types; the first stream wins
-            }
-
-            foreach (ref readonly var point in metric.GetMetricPoints())
-            {
-                var labels = Labels(point.Tags);
-                // Same instrument name in two meters: the SDK gives two streams; keep one series per label set.
-                if (family.Series.Add(labels))
+                if (Describe(metric) is not { Type: not null } description)
                 {
-                    WritePoint(family, metric.MetricType, divisor, labels, in point);
+                    continue;
+                }
+
+                if (!families.TryGetValue(description.Name, out var family))
+                {
+                    family = new Family(description.Name);
+                    families.Add(description.Name, family);
+                }
+
+                if (family.Metrics.Count == 0)
+                {
+                    // The family's first stream in this render gives its type and help.
+                    family.Start(description.Type, string.IsNullOrWhiteSpace(metric.Description) ? metric.Name : metric.Description);
+                    order.Add(family);
+                }
+                else if (family.Type != description.Type)
+                {
+                    continue; // one name cannot carry two types; the first stream wins
+                }
+
+                family.Metrics.Add(metric);
+            }
+
+            text.Clear();
+            foreach (var family in order)
+            {
+                text.Append("# HELP ").Append(family.Name).Append(' ').Append(family.Help).Append('\n');
+                text.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
+                // Within one stream every point has its own label set; only a family of several streams can repeat one.
+                HashSet<string>? series = family.Metrics.Count > 1 ? new(StringComparer.Ordinal) : null;
+                foreach (var metric in family.Metrics)
+                {
+                    var description = Describe(metric);
+                    foreach (ref readonly var point in metric.GetMetricPoints())
+                    {
+                        var from = text.Length;
+                        WriteLabels(point.Tags, "");
+                        if (series is not null && !series.Add(text.ToString(from, text.Length - from)))
+                        {
+                            text.Length = from;
+                            continue;
+                        }
+
+                        text.Length = from;
+                        WritePoint(family.Name, metric.MetricType, description, in point);
+                    }
+                }
+
+                family.Metrics.Clear();
+            }
+
+            order.Clear();
+            return Utf8();
+        }
+
+        private Description Describe(Metric metric) => descriptions.GetValue(metric, static m => PrometheusTextExporter.Describe(m));
+
+        /// <summary>The builder's text as UTF-8, in an array of its own (a response may still be sending the last one).</summary>
+        private ReadOnlyMemory<byte> Utf8()
+        {
+            // Exact length first (about 30 KB: under the large-object heap's 85,000 bytes, so a generation-0 object).
+            var length = 0;
+            encoder.Reset();
+            foreach (var chunk in text.GetChunks())
+            {
+                length += encoder.GetByteCount(chunk.Span, flush: false);
+            }
+
+            length += encoder.GetByteCount([], flush: true);
+            var bytes = new byte[length];
+            var written = 0;
+            encoder.Reset();
+            foreach (var chunk in text.GetChunks())
+            {
+                written += encoder.GetBytes(chunk.Span, bytes.AsSpan(written), flush: false);
+            }
+
+            written += encoder.GetBytes([], bytes.AsSpan(written), flush: true);
+            return bytes.AsMemory(0, written);
+        }
+
+        private void WritePoint(string name, MetricType metricType, Description description, in MetricPoint point)
+        {
+            var divisor = description.Divisor;
+            if (metricType != MetricType.Histogram)
+            {
+                text.Append(name);
+                WriteLabels(point.Tags, "");
+                text.Append(' ');
+                switch (metricType)
+                {
+                    case MetricType.LongSum or MetricType.LongSumNonMonotonic:
+                        Number(point.GetSumLong(), divisor);
+                        break;
+                    case MetricType.DoubleSum or MetricType.DoubleSumNonMonotonic:
+                        Number(point.GetSumDouble() / divisor);
+                        break;
+                    case MetricType.LongGauge:
+                        Number(point.GetGaugeLastValueLong(), divisor);
+                        break;
+                    default:
+                        Number(point.GetGaugeLastValueDouble() / divisor);
+                        break;
+                }
+
+                text.Append('\n');
+                return;
+            }
+
+            var count = point.GetHistogramCount();
+            long cumulative = 0;
+            var wroteInf = false;
+            foreach (var bucket in point.GetHistogramBuckets())
+            {
+                cumulative += bucket.BucketCount;
+                wroteInf = double.IsPositiveInfinity(bucket.ExplicitBound);
+                Bucket(name, point.Tags, bucket.ExplicitBound / divisor, cumulative);
+            }
+
+            if (!wroteInf)
+            {
+                Bucket(name, point.Tags, double.PositiveInfinity, count);
+            }
+
+            text.Append(name).Append("_sum");
+            WriteLabels(point.Tags, "");
+            text.Append(' ');
+            Number(point.GetHistogramSum() / divisor);
+            text.Append('\n').Append(name).Append("_count");
+            WriteLabels(point.Tags, "");
+            text.Append(' ');
+            Number(count, 1);
+            text.Append('\n');
+        }
+
+        private void Bucket(string name, ReadOnlyTagCollection tags, double bound, long cumulative)
+        {
+            text.Append(name).Append("_bucket");
+            WriteLabels(tags, "le");
+            text.Append("=\"");
+            Number(bound);
+            text.Append("\"} ");
+            Number(cumulative, 1);
+            text.Append('\n');
+        }
+
+        /// <summary>
+        /// Writes <c>{name="value",...}</c> (nothing for no tags), or, with <paramref name="open"/>, leaves the set open on
+        /// that last label's name for the caller's value and closing brace.
+        /// </summary>
+        private void WriteLabels(ReadOnlyTagCollection tags, string open)
+        {
+            if (tags.Count == 0 && open.Length == 0)
+            {
+                return;
+            }
+
+            // Two tags may sanitize to one label name ("a.b", "a_b"); their values are joined as the OTel spec asks.
+            labels.Clear();
+            foreach (var tag in tags)
+            {
+                var name = SanitizedKey(tag.Key);
+                var value = TagValue(tag.Value);
+                var index = labels.Count - 1;
+                while (index >= 0 && labels[index].Name != name)
+                {
+                    index--;
+                }
+
+                if (index < 0)
+                {
+                    labels.Add((name, value));
+                }
+                else
+                {
+                    labels[index] = (name, labels[index].Value + ";" + value);
                 }
             }
+
+            text.Append('{');
+            for (var i = 0; i < labels.Count; i++)
+            {
+                text.Append(i == 0 ? "" : ",").Append(labels[i].Name).Append("=\"");
+                EscapeLabelValue(labels[i].Value);
+                text.Append('"');
+            }
+
+            if (open.Length > 0)
+            {
+                text.Append(labels.Count == 0 ? "" : ",").Append(open);
+            }
+            else
+            {
+                text.Append('}');
+            }
         }
 
-        var text = new StringBuilder();
-        foreach (var family in order)
+        private void EscapeLabelValue(string value)
         {
-            text.Append("# HELP ").Append(family.Name).Append(' ').Append(EscapeHelp(family.Help)).Append('\n');
-            text.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
-            text.Append(family.Samples);
+            foreach (var c in value)
+            {
+                _ = c switch
+                {
+                    '\\' => text.Append("\\\\"),
+                    '\n' => text.Append("\\n"),
+                    '"' => text.Append("\\\""),
+                    _ => text.Append(c),
+                };
+            }
         }
 
-        return text.ToString();
+        private void Number(long value, double divisor)
+        {
+            if (divisor == 1)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{value}");
+            }
+            else
+            {
+                Number(value / divisor);
+            }
+        }
+
+        private void Number(double value) => _ = value switch
+        {
+            double.PositiveInfinity => text.Append("+Inf"),
+            double.NegativeInfinity => text.Append("-Inf"),
+            double.NaN => text.Append("NaN"),
+            _ => text.Append(CultureInfo.InvariantCulture, $"{value:R}"),
+        };
     }
 
-    private static (string Name, string Type, double Divisor)? Describe(Metric metric)
+    /// <summary>A metric family: its name, and this render's type, help and streams (kept from render to render, cleared after each).</summary>
+    private sealed class Family(string name)
+    {
+        private string? rawHelp;
+
+        public string Name { get; } = name;
+        public string Type { get; private set; } = "";
+        public string Help { get; private set; } = "";
+        public List<Metric> Metrics { get; } = [];
+
+        public void Start(string type, string help)
+        {
+            Type = type;
+            if (!ReferenceEquals(help, rawHelp))
+            {
+                (rawHelp, Help) = (help, EscapeHelp(help));
+            }
+        }
+    }
+
+    /// <summary>How an instrument is exposed: its family name and type (none: not exposable), and its unit's divisor to seconds.</summary>
+    private sealed record Description(string Name, string? Type, double Divisor);
+
+    private static readonly ConcurrentDictionary<string, string> SanitizedKeys = new(StringComparer.Ordinal);
+
+    private static string SanitizedKey(string key) => SanitizedKeys.GetOrAdd(key, Sanitize);
+
+    private static Description Describe(Metric metric)
     {
         var type = metric.MetricType switch
         {
@@ -124,7 +350,7 @@ public sealed class PrometheusTextExporter
         };
         if (type is null)
         {
-            return null;
+            return new Description(metric.Name, null, 1);
         }
 
         // Sub-second units are rescaled to seconds: promtool rejects non-base units such as "milliseconds".
@@ -152,7 +378,7 @@ public sealed class PrometheusTextExporter
 
         if (type == "counter")
         {
-            return (name + "_total", type, divisor);
+            return new Description(name + "_total", type, divisor);
         }
 
         // Gauges such as dotnet.timer.count would end in a suffix Prometheus reserves for counters and histograms.
@@ -161,82 +387,7 @@ public sealed class PrometheusTextExporter
             name += "_current";
         }
 
-        return (name, type, divisor);
-    }
-
-    private static void WritePoint(Family family, MetricType metricType, double divisor, string labels, in MetricPoint point)
-    {
-        var samples = family.Samples;
-        if (metricType != MetricType.Histogram)
-        {
-            var value = metricType switch
-            {
-                MetricType.LongSum or MetricType.LongSumNonMonotonic => Number(point.GetSumLong(), divisor),
-                MetricType.DoubleSum or MetricType.DoubleSumNonMonotonic => Number(point.GetSumDouble() / divisor),
-                MetricType.LongGauge => Number(point.GetGaugeLastValueLong(), divisor),
-                _ => Number(point.GetGaugeLastValueDouble() / divisor),
-            };
-            Sample(samples, family.Name, labels, value);
-            return;
-        }
-
-        var prefix = labels.Length > 0 ? labels + "," : "";
-        var count = point.GetHistogramCount();
-        long cumulative = 0;
-        var wroteInf = false;
-        foreach (var bucket in point.GetHistogramBuckets())
-        {
-            cumulative += bucket.BucketCount;
-            wroteInf = double.IsPositiveInfinity(bucket.ExplicitBound);
-            var le = wroteInf ? "+Inf" : Number(bucket.ExplicitBound / divisor);
-            Sample(samples, family.Name + "_bucket", prefix + "le=\"" + le + "\"", Number(cumulative, 1));
-        }
-
-        if (!wroteInf)
-        {
-            Sample(samples, family.Name + "_bucket", prefix + "le=\"+Inf\"", Number(count, 1));
-        }
-
-        Sample(samples, family.Name + "_sum", labels, Number(point.GetHistogramSum() / divisor));
-        Sample(samples, family.Name + "_count", labels, Number(count, 1));
-    }
-
-    private static void Sample(StringBuilder samples, string name, string labels, string value)
-    {
-        samples.Append(name);
-        if (labels.Length > 0)
-        {
-            samples.Append('{').Append(labels).Append('}');
-        }
-
-        samples.Append(' ').Append(value).Append('\n');
-    }
-
-    private static string Labels(ReadOnlyTagCollection tags)
-    {
-        if (tags.Count == 0)
-        {
-            return "";
-        }
-
-        // Two tags may sanitize to one label name ("a.b", "a_b"); their values are joined as the OTel spec asks.
-        var labels = new List<(string Name, string Value)>(tags.Count);
-        foreach (var tag in tags)
-        {
-            var name = Sanitize(tag.Key);
-            var value = TagValue(tag.Value);
-            var index = labels.FindIndex(l => l.Name == name);
-            if (index < 0)
-            {
-                labels.Add((name, value));
-            }
-            else
-            {
-                labels[index] = (name, labels[index].Value + ";" + value);
-            }
-        }
-
-        return string.Join(',', labels.Select(l => l.Name + "=\"" + EscapeLabelValue(l.Value) + "\""));
+        return new Description(name, type, divisor);
     }
 
     private static string TagValue(object? value) => value switch
@@ -278,17 +429,4 @@ public sealed class PrometheusTextExporter
     }
 
     private static string EscapeHelp(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
-
-    private static string EscapeLabelValue(string text) => EscapeHelp(text).Replace("\"", "\\\"", StringComparison.Ordinal);
-
-    private static string Number(long value, double divisor) =>
-        divisor == 1 ? value.ToString(CultureInfo.InvariantCulture) : Number(value / divisor);
-
-    private static string Number(double value) => value switch
-    {
-        double.PositiveInfinity => "+Inf",
-        double.NegativeInfinity => "-Inf",
-        double.NaN => "NaN",
-        _ => value.ToString("R", CultureInfo.InvariantCulture),
-    };
 }

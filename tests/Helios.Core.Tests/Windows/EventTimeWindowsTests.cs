@@ -26,6 +26,29 @@ public class EventTimeWindowsTests
         Assert.Equal(T0.AddMinutes(5), closed[0].End);
     }
 
+    /// <summary>The detector drains into one list it reuses: the windows are appended after what it holds, oldest first, and counted.</summary>
+    [Fact]
+    public void DrainClosed_IntoAList_AppendsTheClosedWindowsOldestFirstAndCountsThem()
+    {
+        var w = new EventTimeWindows(TimeSpan.FromMinutes(1), TimeSpan.Zero);
+        var kept = new ClosedWindow("earlier", T0.AddMinutes(-9), T0.AddMinutes(-8), new WindowAccumulator());
+        var into = new List<ClosedWindow> { kept };
+        w.Add(At(T0.AddSeconds(1), "d"));
+        w.Add(At(T0.AddSeconds(2), "b"));
+        Assert.Equal(0, w.DrainClosed(into));
+        w.Add(At(T0.AddMinutes(1).AddSeconds(1), "c"));
+        w.Add(At(T0.AddMinutes(1).AddSeconds(2), "a"));
+        w.Add(At(T0.AddMinutes(2).AddSeconds(1), "b"));
+
+        Assert.Equal(4, w.DrainClosed(into));
+        Assert.Equal(kept, into[0]);
+        Assert.Equal([("b", 0), ("d", 0), ("a", 1), ("c", 1)], into.Skip(1).Select(c => (c.Service, (int)(c.Start - T0).TotalMinutes)));
+        Assert.All(into.Skip(1), c => Assert.Equal(1, c.Events.Count));
+        Assert.Equal(1, w.OpenWindows); // b's third minute
+        Assert.Equal(0, w.DrainClosed(into));
+        Assert.Equal(5, into.Count);
+    }
+
     /// <summary>
     /// The detector drains after every event, and the watermarks are only passed over when the clock moved or an event
     /// may cross a window end: with the clock standing still, each window must still close at the first event that

@@ -130,6 +130,30 @@ public sealed class PrometheusTextExporterTests
         Assert.All(texts, t => Assert.Contains("helios_test_events_total{service=\"a\"} 7\n", t, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task ScrapeUtf8_AfterTheCache_RendersTheNewValuesAndLeavesTheLastScrapeAsItWas()
+    {
+        using var meter = new Meter(UniqueMeterName());
+        var exporter = new PrometheusTextExporter();
+        using var provider = Sdk.CreateMeterProviderBuilder().AddMeter(meter.Name).AddReader(exporter.Reader).Build();
+        var events = meter.CreateCounter<long>("helios.test.events", description: "Events seen.");
+        events.Add(7, ServiceA, new KeyValuePair<string, object?>("loop", 2));
+
+        var first = exporter.ScrapeUtf8();
+        var firstText = Encoding.UTF8.GetString(first.Span);
+        events.Add(5, ServiceA, new KeyValuePair<string, object?>("loop", 2));
+        events.Add(1, ServiceB, new KeyValuePair<string, object?>("loop", 2));
+        await Task.Delay(150); // past the 100 ms a collection is shared for
+        var second = Encoding.UTF8.GetString(exporter.ScrapeUtf8().Span);
+
+        Assert.Contains("helios_test_events_total{loop=\"2\",service=\"a\"} 7\n", firstText, StringComparison.Ordinal);
+        Assert.Contains("helios_test_events_total{loop=\"2\",service=\"a\"} 12\n", second, StringComparison.Ordinal);
+        Assert.Contains("helios_test_events_total{loop=\"2\",service=\"b\"} 1\n", second, StringComparison.Ordinal);
+        Assert.Single(second.Split('\n'), l => l == "# TYPE helios_test_events_total counter");
+        Assert.Equal(firstText, Encoding.UTF8.GetString(first.Span)); // the renderer's reused state is not the bytes it served
+        Assert.Equal((0, ""), Promtool(second));
+    }
+
     private static string ScrapeAllKinds()
     {
         using var meter = new Meter(UniqueMeterName());
