@@ -14,6 +14,7 @@ internal static class ExternalKafka
 
     public static async Task EnsureTopicsAsync(string bootstrap, IReadOnlyList<TopicSpec> topics, ILogger logger, CancellationToken ct)
     {
+        ServiceDefaults.Kafka.Librdkafka.Register();
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap, SocketTimeoutMs = (int)RequestTimeout.TotalMilliseconds }).Build();
         var metadata = await Task.Run(() => admin.GetMetadata(RequestTimeout), ct).WaitAsync(ct);
         var existing = metadata.Topics.Where(t => t.Error.Code == ErrorCode.NoError).ToDictionary(t => t.Topic, t => t.Partitions.Count, StringComparer.Ordinal);

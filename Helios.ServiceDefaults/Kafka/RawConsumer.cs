@@ -30,7 +30,7 @@ public unsafe struct RawMessage
 /// consumer stays in charge of everything else (subscribe, commit, assignment, close).
 /// </summary>
 /// <remarks>
-/// The functions are resolved exactly as Confluent.Kafka's own [DllImport("librdkafka")] is (same name, same assembly),
+/// The functions are resolved exactly as Confluent.Kafka's own [DllImport("librdkafka")] is (see <see cref="Librdkafka"/>),
 /// so dlopen hands back the library it loaded; as a guard, a resolution that would map a librdkafka file not mapped
 /// before is refused (Linux: it reads /proc/self/maps). Confluent.Kafka keeps an exception from inside its rebalance
 /// callback and rethrows it from Consume: callers polling here take it with <see cref="TakeCallbackException"/>.
@@ -70,12 +70,12 @@ public sealed unsafe class RawConsumer
             ?? throw new InvalidOperationException("This Confluent.Kafka has no Handle.LibrdkafkaHandle: the raw consume path needs 1.9.x.");
         var handle = (SafeHandle)property.GetValue(consumer.Handle)!;
 
-        // Resolved as Confluent.Kafka's own [DllImport("librdkafka")] is, so dlopen hands back the library it loaded. A
-        // process may hold two librdkafka files (the test host's mock cluster loads Debian's by its soname): if this
-        // resolution mapped a file that was not mapped before, it is not Confluent's, and its functions must not be
-        // given Confluent's handle.
+        // Resolved as Confluent.Kafka's own [DllImport("librdkafka")] is (through Librdkafka's resolver, which this
+        // overload of Load does not call, so by its path), so dlopen hands back the library it loaded. A process may hold
+        // two librdkafka files (the test host's mock cluster loads Debian's by its soname): if this resolution mapped a
+        // file that was not mapped before, it is not Confluent's, and its functions must not be given Confluent's handle.
         var before = MappedLibrdkafka();
-        var library = NativeLibrary.Load("librdkafka", typeof(Handle).Assembly, null);
+        var library = Librdkafka.PackagedPath() is { } packaged ? NativeLibrary.Load(packaged) : NativeLibrary.Load("librdkafka", typeof(Handle).Assembly, null);
         var after = MappedLibrdkafka();
         return after.SetEquals(before)
             ? new RawConsumer(consumer, handle, library)
