@@ -40,12 +40,13 @@ public sealed class DetectorWorker(
     int loop) : BackgroundService
 {
     /// <summary>
-    /// Prefetch (queued.max.messages.kbytes), shared by the process's loops: a quarter of librdkafka's default, about 140 ms
+    /// Prefetch (queued.max.messages.kbytes), shared by the process's loops: an eighth of librdkafka's default, about 70 ms
     /// of events at 340,000 a second. A full queue is fetched again after 10 ms (fetch.queue.backoff.ms, librdkafka 2.16;
-    /// 2.0.2 waited a second, and 16 MiB then gave 70,100 events/s): `bench -- pipeline` detection 309,951 and 327,250
-    /// events/s at peak RSS 246.2 and 249.2 MB, against 295,175 and 268.8 MB with 64 MiB.
+    /// 2.0.2 waited a second, and 16 MiB then gave 70,100 events/s). `bench -- pipeline`: detection 374,477 events/s at
+    /// peak RSS 231.1 MB, both paths 120,561 at 276.3 MB; with 16 MiB 309,951-333,459 at 245.8-249.2 MB and both paths
+    /// 105,370-119,594 at 296.5-299.8 MB; with 64 MiB 295,175 at 268.8 MB and both paths 91,545 at 316.4 MB.
     /// </summary>
-    private const int PrefetchKbytes = 16 * 1024;
+    private const int PrefetchKbytes = 8 * 1024;
     private const int MaxLinksPerWindow = 32;
 
     /// <summary>Batches of at least this many windows get their feature rows on every core, in chunks of <see cref="ParallelChunk"/>.</summary>
