@@ -10,11 +10,22 @@ namespace Helios.ServiceDefaults.Tests.Kafka;
 [Collection(InfrastructureCollection.Name)]
 public sealed class RawConsumerTests(InfrastructureFixture infra)
 {
+    /// <summary>The services' clients (and so what this poll reads) run on the packaged librdkafka 2.16, not on Debian's 2.0.2, which the broker keeps.</summary>
+    [Fact]
+    public void CreateConsumer_RunsOnThePackagedLibrdkafka()
+    {
+        using var consumer = Factory().CreateConsumer<Ignore>("librdkafka-test", "librdkafka-test");
+
+        var packaged = Librdkafka.PackagedPath();
+        Assert.NotNull(packaged);
+        Assert.StartsWith("2.16.", Library.VersionString, StringComparison.Ordinal);
+        Assert.Contains(File.ReadLines("/proc/self/maps"), line => line.EndsWith(packaged, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Poll_ProducedMessages_ReadInPlaceWithPartitionOffsetKeyValueAndTraceHeaders()
     {
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:kafka"] = infra.Kafka.BootstrapServers }).Build();
-        var factory = new KafkaClientFactory(config, NullLoggerFactory.Instance);
+        var factory = Factory();
         var topic = "raw-" + Guid.NewGuid().ToString("N")[..6];
         infra.Kafka.CreateTopic(topic, 2);
 
@@ -103,4 +114,8 @@ public sealed class RawConsumerTests(InfrastructureFixture infra)
             raw.Destroy(message);
         }
     }
+
+    private KafkaClientFactory Factory() => new(
+        new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:kafka"] = infra.Kafka.BootstrapServers }).Build(),
+        NullLoggerFactory.Instance);
 }
