@@ -13,7 +13,9 @@ namespace Helios.AppHost.Hosting;
 /// </summary>
 public sealed partial class KafkaMockCluster : IDisposable
 {
-    private const string Library = "librdkafka.so.1";
+    // Debian's file by its path: the Kafka clients' packaged librdkafka 2.16 has the same soname (librdkafka.so.1), and
+    // dlopen of the bare soname would hand back that one if a client had loaded it first.
+    private const string Library = "/usr/lib/x86_64-linux-gnu/librdkafka.so.1";
 
     private readonly IntPtr _rk;
     private readonly IntPtr _mcluster;

@@ -51,7 +51,7 @@ public sealed class EventStorageWorker(
         using var consumer = kafka.CreateConsumer<Ignore>(_topics.StorageGroup, $"helios-storage-{Environment.ProcessId}", c =>
         {
             c.ConsumeResultFields = "none";
-            // An eighth of librdkafka's default prefetch, about 80 ms of events at 100,000 a second: this loop's batches are
+            // An eighth of librdkafka's default prefetch, about 250 ms of events at 100,000 a second: this loop's batches are
             // the next 20,000 events anyway, and a full queue is fetched again after 10 ms (fetch.queue.backoff.ms; on
             // librdkafka 2.0.2, which waited a second, 8 MiB gave 42,300 rows/s). `bench -- pipeline`: 161,770 rows/s storing
             // alone, and with both paths on peak RSS 296.5 and 297.3 MB (316.4 with this at 16 MiB and detection's at 64).

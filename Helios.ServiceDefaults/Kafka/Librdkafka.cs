@@ -24,11 +24,14 @@ public static class Librdkafka
         }
     }
 
-    /// <summary>The packaged file loaded for "librdkafka" here, or null when the runtime's own probing decides (other platforms).</summary>
+    /// <summary>
+    /// The packaged file loaded for "librdkafka" here (under runtimes/linux-x64/native, or beside the app after a publish
+    /// for that runtime), or null when the runtime's own probing decides (other platforms).
+    /// </summary>
     public static string? PackagedPath() =>
         OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64
-            && Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "centos8-librdkafka.so") is var path && File.Exists(path)
-            ? path
+            ? new[] { Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "centos8-librdkafka.so"), Path.Combine(AppContext.BaseDirectory, "centos8-librdkafka.so") }
+                .FirstOrDefault(File.Exists)
             : null;
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>

@@ -86,7 +86,7 @@ public sealed unsafe class RawConsumer
     private static HashSet<string> MappedLibrdkafka() =>
         File.ReadLines("/proc/self/maps")
             .Select(line => line.IndexOf('/') is var i and >= 0 ? line[i..] : "")
-            .Where(path => Path.GetFileName(path).StartsWith("librdkafka", StringComparison.Ordinal))
+            .Where(path => Path.GetFileName(path).Contains("librdkafka", StringComparison.Ordinal)) // the packaged one is centos8-librdkafka.so
             .ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The next message or event, or null after the timeout; every message returned must go back through <see cref="Destroy"/>.</summary>

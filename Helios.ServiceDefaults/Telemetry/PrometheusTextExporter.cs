@@ -64,6 +64,8 @@ public sealed class PrometheusTextExporter
         private readonly ConditionalWeakTable<Metric, Description> descriptions = new();
         private readonly List<(string Name, string Value)> labels = [];
         private readonly Encoder encoder = new UTF8Encoding(false).GetEncoder();
+        private readonly HashSet<string> series = new(StringComparer.Ordinal);
+        private byte[] scratch = [];
 
         public ReadOnlyMemory<byte>? Rendered { get; set; }
 
@@ -75,7 +77,32 @@ public sealed class PrometheusTextExporter
 
         private ReadOnlyMemory<byte> Render(in Batch<Metric> batch)
         {
-            // Streams grouped by family name, in first-seen order: the same instrument name in two meters is one family.
+            try
+            {
+                Group(batch);
+                text.Clear();
+                foreach (var family in order)
+                {
+                    WriteFamily(family);
+                }
+            }
+            finally
+            {
+                // Also after a failed render: the next one starts from no streams.
+                foreach (var family in order)
+                {
+                    family.Metrics.Clear();
+                }
+
+                order.Clear();
+            }
+
+            return Utf8();
+        }
+
+        /// <summary>Streams grouped by family name, in first-seen order: the same instrument name in two meters is one family.</summary>
+        private void Group(in Batch<Metric> batch)
+        {
             foreach (var metric in batch)
             {
                 if (Describe(metric) is not { Type: not null } description)
@@ -102,37 +129,32 @@ public sealed class PrometheusTextExporter
 
                 family.Metrics.Add(metric);
             }
+        }
 
-            text.Clear();
-            foreach (var family in order)
+        private void WriteFamily(Family family)
+        {
+            text.Append("# HELP ").Append(family.Name).Append(' ').Append(family.Help).Append('\n');
+            text.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
+            // One series per label set: two streams of one name (two meters) can repeat one, and so can one stream whose
+            // tags render alike ("a.b" and "a_b", 1 and "1").
+            series.Clear();
+            foreach (var metric in family.Metrics)
             {
-                text.Append("# HELP ").Append(family.Name).Append(' ').Append(family.Help).Append('\n');
-                text.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
-                // Within one stream every point has its own label set; only a family of several streams can repeat one.
-                HashSet<string>? series = family.Metrics.Count > 1 ? new(StringComparer.Ordinal) : null;
-                foreach (var metric in family.Metrics)
+                var description = Describe(metric);
+                foreach (ref readonly var point in metric.GetMetricPoints())
                 {
-                    var description = Describe(metric);
-                    foreach (ref readonly var point in metric.GetMetricPoints())
+                    var from = text.Length;
+                    WriteLabels(point.Tags, "");
+                    var labels = text.Length == from ? "" : text.ToString(from, text.Length - from);
+                    text.Length = from;
+                    if (!series.Add(labels))
                     {
-                        var from = text.Length;
-                        WriteLabels(point.Tags, "");
-                        if (series is not null && !series.Add(text.ToString(from, text.Length - from)))
-                        {
-                            text.Length = from;
-                            continue;
-                        }
-
-                        text.Length = from;
-                        WritePoint(family.Name, metric.MetricType, description, in point);
+                        continue;
                     }
+
+                    WritePoint(family.Name, metric.MetricType, description, in point);
                 }
-
-                family.Metrics.Clear();
             }
-
-            order.Clear();
-            return Utf8();
         }
 
         private Description Describe(Metric metric) => descriptions.GetValue(metric, static m => PrometheusTextExporter.Describe(m));
@@ -140,25 +162,29 @@ public sealed class PrometheusTextExporter
         /// <summary>The builder's text as UTF-8, in an array of its own (a response may still be sending the last one).</summary>
         private ReadOnlyMemory<byte> Utf8()
         {
-            // Exact length first (about 30 KB: under the large-object heap's 85,000 bytes, so a generation-0 object).
-            var length = 0;
-            encoder.Reset();
+            // Encoded into a reused buffer first, then copied at its exact length (about 30 KB: under the large-object
+            // heap's 85,000 bytes, so a generation-0 object); one encoder across the chunks keeps a surrogate pair split
+            // between two of them whole.
+            var most = 0;
             foreach (var chunk in text.GetChunks())
             {
-                length += encoder.GetByteCount(chunk.Span, flush: false);
+                most += Encoding.UTF8.GetMaxByteCount(chunk.Length);
             }
 
-            length += encoder.GetByteCount([], flush: true);
-            var bytes = new byte[length];
+            if (scratch.Length < most)
+            {
+                scratch = new byte[most];
+            }
+
             var written = 0;
             encoder.Reset();
             foreach (var chunk in text.GetChunks())
             {
-                written += encoder.GetBytes(chunk.Span, bytes.AsSpan(written), flush: false);
+                written += encoder.GetBytes(chunk.Span, scratch.AsSpan(written), flush: false);
             }
 
-            written += encoder.GetBytes([], bytes.AsSpan(written), flush: true);
-            return bytes.AsMemory(0, written);
+            written += encoder.GetBytes([], scratch.AsSpan(written), flush: true);
+            return scratch.AsSpan(0, written).ToArray();
         }
 
         private void WritePoint(string name, MetricType metricType, Description description, in MetricPoint point)

@@ -81,6 +81,22 @@ public sealed class PrometheusTextExporterTests
     }
 
     [Fact]
+    public void Scrape_OneStreamsTagsThatRenderAlike_OneSeries()
+    {
+        using var meter = new Meter(UniqueMeterName());
+        var exporter = new PrometheusTextExporter();
+        using var provider = Sdk.CreateMeterProviderBuilder().AddMeter(meter.Name).AddReader(exporter.Reader).Build();
+        var counter = meter.CreateCounter<long>("helios.test.alike", description: "Alike.");
+        counter.Add(1, new KeyValuePair<string, object?>("a.b", "x"));
+        counter.Add(2, new KeyValuePair<string, object?>("a_b", "x"));
+
+        var text = exporter.Scrape();
+
+        Assert.Single(text.Split('\n'), l => l.StartsWith("helios_test_alike_total{a_b=\"x\"} ", StringComparison.Ordinal));
+        Assert.Equal((0, ""), Promtool(text));
+    }
+
+    [Fact]
     public void Scrape_SpecialCharacters_EscapesHelpAndLabelValues()
     {
         using var meter = new Meter(UniqueMeterName());
