@@ -127,7 +127,7 @@ public sealed class PrometheusTextExporter
                     continue; // one name cannot carry two types; the first stream wins
                 }
 
-                family.Metrics.Add(metric);
+                family.Metrics.Add((metric, description));
             }
         }
 
@@ -138,21 +138,16 @@ public sealed class PrometheusTextExporter
             // One series per label set: two streams of one name (two meters) can repeat one, and so can one stream whose
             // tags render alike ("a.b" and "a_b", 1 and "1").
             series.Clear();
-            foreach (var metric in family.Metrics)
+            foreach (var (metric, description) in family.Metrics)
             {
-                var description = Describe(metric);
                 foreach (ref readonly var point in metric.GetMetricPoints())
                 {
-                    var from = text.Length;
-                    WriteLabels(point.Tags, "");
-                    var labels = text.Length == from ? "" : text.ToString(from, text.Length - from);
-                    text.Length = from;
-                    if (!series.Add(labels))
+                    // Rendered once per point, for the check and for each of its lines (a histogram has a dozen).
+                    var labels = Labels(point.Tags);
+                    if (series.Add(labels))
                     {
-                        continue;
+                        WritePoint(family.Name, metric.MetricType, description.Divisor, labels, in point);
                     }
-
-                    WritePoint(family.Name, metric.MetricType, description, in point);
                 }
             }
         }
@@ -187,14 +182,11 @@ public sealed class PrometheusTextExporter
             return scratch.AsSpan(0, written).ToArray();
         }
 
-        private void WritePoint(string name, MetricType metricType, Description description, in MetricPoint point)
+        private void WritePoint(string name, MetricType metricType, double divisor, string labels, in MetricPoint point)
         {
-            var divisor = description.Divisor;
             if (metricType != MetricType.Histogram)
             {
-                text.Append(name);
-                WriteLabels(point.Tags, "");
-                text.Append(' ');
+                Sample(name, "", labels);
                 switch (metricType)
                 {
                     case MetricType.LongSum or MetricType.LongSumNonMonotonic:
@@ -222,45 +214,49 @@ public sealed class PrometheusTextExporter
             {
                 cumulative += bucket.BucketCount;
                 wroteInf = double.IsPositiveInfinity(bucket.ExplicitBound);
-                Bucket(name, point.Tags, bucket.ExplicitBound / divisor, cumulative);
+                Bucket(name, labels, bucket.ExplicitBound / divisor, cumulative);
             }
 
             if (!wroteInf)
             {
-                Bucket(name, point.Tags, double.PositiveInfinity, count);
+                Bucket(name, labels, double.PositiveInfinity, count);
             }
 
-            text.Append(name).Append("_sum");
-            WriteLabels(point.Tags, "");
-            text.Append(' ');
+            Sample(name, "_sum", labels);
             Number(point.GetHistogramSum() / divisor);
-            text.Append('\n').Append(name).Append("_count");
-            WriteLabels(point.Tags, "");
-            text.Append(' ');
+            text.Append('\n');
+            Sample(name, "_count", labels);
             Number(count, 1);
             text.Append('\n');
         }
 
-        private void Bucket(string name, ReadOnlyTagCollection tags, double bound, long cumulative)
+        /// <summary>A sample line up to its value: <c>name{labels} </c> (no braces without labels).</summary>
+        private void Sample(string name, string suffix, string labels)
         {
-            text.Append(name).Append("_bucket");
-            WriteLabels(tags, "le");
-            text.Append("=\"");
+            text.Append(name).Append(suffix);
+            if (labels.Length > 0)
+            {
+                text.Append('{').Append(labels).Append('}');
+            }
+
+            text.Append(' ');
+        }
+
+        private void Bucket(string name, string labels, double bound, long cumulative)
+        {
+            text.Append(name).Append("_bucket{").Append(labels).Append(labels.Length == 0 ? "le=\"" : ",le=\"");
             Number(bound);
             text.Append("\"} ");
             Number(cumulative, 1);
             text.Append('\n');
         }
 
-        /// <summary>
-        /// Writes <c>{name="value",...}</c> (nothing for no tags), or, with <paramref name="open"/>, leaves the set open on
-        /// that last label's name for the caller's value and closing brace.
-        /// </summary>
-        private void WriteLabels(ReadOnlyTagCollection tags, string open)
+        /// <summary>The point's labels as <c>name="value",...</c>, escaped (empty without tags).</summary>
+        private string Labels(ReadOnlyTagCollection tags)
         {
-            if (tags.Count == 0 && open.Length == 0)
+            if (tags.Count == 0)
             {
-                return;
+                return "";
             }
 
             // Two tags may sanitize to one label name ("a.b", "a_b"); their values are joined as the OTel spec asks.
@@ -285,7 +281,8 @@ public sealed class PrometheusTextExporter
                 }
             }
 
-            text.Append('{');
+            // Written at the builder's end and taken back off: no builder of its own.
+            var from = text.Length;
             for (var i = 0; i < labels.Count; i++)
             {
                 text.Append(i == 0 ? "" : ",").Append(labels[i].Name).Append("=\"");
@@ -293,14 +290,9 @@ public sealed class PrometheusTextExporter
                 text.Append('"');
             }
 
-            if (open.Length > 0)
-            {
-                text.Append(labels.Count == 0 ? "" : ",").Append(open);
-            }
-            else
-            {
-                text.Append('}');
-            }
+            var rendered = text.ToString(from, text.Length - from);
+            text.Length = from;
+            return rendered;
         }
 
         private void EscapeLabelValue(string value)
@@ -346,7 +338,7 @@ public sealed class PrometheusTextExporter
         public string Name { get; } = name;
         public string Type { get; private set; } = "";
         public string Help { get; private set; } = "";
-        public List<Metric> Metrics { get; } = [];
+        public List<(Metric Metric, Description Description)> Metrics { get; } = [];
 
         public void Start(string type, string help)
         {
