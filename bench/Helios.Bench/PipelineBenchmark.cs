@@ -63,7 +63,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             (85 % ERROR, latency x5). Pacing: produced - consumed <= {o.BudgetMiBPerPartition:0.#} MiB per partition x 8 = {o.BudgetEvents(recordBytes):N0} events
             (at ~{recordBytes:0} bytes per record on the log; the mock keeps at most 5 MiB per partition and drops the oldest silently),
             consumed read from the detector's /metrics every {ScrapeEvery.TotalMilliseconds:0} ms (detection: events processed + dead-lettered; storage: events
-            stored + skipped; with both paths the slower one paces). The producer runs {o.Seconds} s per phase, as fast as the budget
+            stored + skipped; with both paths the slower one paces). The producer runs {o.Seconds} s per phase, {(o.Rate is { } rate ? $"at most {rate:N0} events/s (--rate) and" : "")} as fast as the budget
             lets it; rates are counted from the first metric sample at or after {o.WarmupSeconds} s in which the consumer has counted two rounds of
             all services (the detector looks each service up in PostgreSQL on first sight: warm-up) to the last sample of producing. Then it stops,
             the consumer catches up (timeout {o.DrainTimeoutSeconds} s), and lost = produced - counted (storage: rows in `events` + skipped).
@@ -202,7 +202,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         var machine0 = ProcStat.MachineTicks();
         var generator = traffic.NewGenerator();
         var produced = await Task.Factory.StartNew(
-            () => Produce(bootstrap, traffic, generator, partitions, progress, budget, TimeSpan.FromSeconds(o.Seconds), clock, ct),
+            () => Produce(bootstrap, traffic, generator, partitions, progress, budget, o.Rate, TimeSpan.FromSeconds(o.Seconds), clock, ct),
             ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         result.ProducingSeconds = progress.ProducingEnded;
         result.Produced = produced;
@@ -289,7 +289,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             if (alert.ClosedAt is { } closed)
             {
                 var ms = (alert.ReceivedAt - closed).TotalMilliseconds;
-                result.AlertSlots.Add((alert.WindowStart, ms));
+                result.AlertSlots.Add((alert.WindowStart, ms, alert));
                 // Like the rates, the latency figures are those of the sustained interval (warm-up excluded).
                 if (closed >= producingStartedAt.AddSeconds(result.RateFrom) && closed <= producingStartedAt.AddSeconds(result.RateTo))
                 {
@@ -340,17 +340,33 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
     /// Produces events in order, never more than <paramref name="budget"/> ahead of the slower path's consumer, and
     /// returns how many once the broker has acknowledged all of them.
     /// </summary>
-    private static long Produce(string bootstrap, PipelineTraffic traffic, PipelineTraffic.Generator generator, int partitions, Progress progress, long budget, TimeSpan duration,
-        Stopwatch clock, CancellationToken ct)
+    private static long Produce(string bootstrap, PipelineTraffic traffic, PipelineTraffic.Generator generator, int partitions, Progress progress, long budget, long? rate,
+        TimeSpan duration, Stopwatch clock, CancellationToken ct)
     {
         using var producer = new WireProducer(bootstrap, EventsTopic, partitions, batchBytes: 1024 * 1024);
         var partitionOf = Enumerable.Range(0, traffic.Services).Select(s => WireProducer.PartitionOf(traffic.Key(s), partitions)).ToArray();
         Span<byte> value = stackalloc byte[PipelineTraffic.MaxEventBytes];
         long n = 0;
+        // At a fixed rate (--rate), a request goes out once 5 ms of events are due; events more than 50 ms overdue (the
+        // budget held the producer back) are let go rather than sent in a burst later.
+        var least = rate is { } r0 ? Math.Clamp(r0 / 200, 1, ProduceBatch) : 1;
+        long forgiven = 0;
         while (clock.Elapsed < duration && !ct.IsCancellationRequested)
         {
             var room = progress.Consumed + budget - n;
-            if (room <= 0)
+            if (rate is { } r)
+            {
+                var due = (long)(r * clock.Elapsed.TotalSeconds) - forgiven - n;
+                if (due > r / 20)
+                {
+                    forgiven += due - r / 20;
+                    due = r / 20;
+                }
+
+                room = Math.Min(room, due);
+            }
+
+            if (room < least)
             {
                 Thread.Sleep(1);
                 continue;
@@ -505,8 +521,8 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
                 ? $"n/a ({r.AlertsWithoutClosedAt} alerts without closed_at)" : $"{Fmt(r.P(50))} / {Fmt(r.P(99))} / {Fmt(r.SustainedAlertLatenciesMs.Max())} ({r.SustainedAlertLatenciesMs.Count} alerts)"));
             rows.Add(Row("  same, every alert of the phase (warm-up included)", r.AlertLatenciesMs.Count == 0
                 ? "n/a" : $"{Fmt(Pct(r.AlertLatenciesMs, 50))} / {Fmt(Pct(r.AlertLatenciesMs, 99))} / {Fmt(r.AlertLatenciesMs.Max())}"));
-            rows.Add(Row("  slowest alerts from closed_at (window start: ms)", string.Join("  ", r.AlertSlots.OrderByDescending(a => a.Ms).Take(4)
-                .Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.WindowStart:HH:mm}: {a.Ms:0}")))));
+            rows.Add(Row("  slowest alerts from closed_at (window start: ms = to detected_at + to the produce call + to here)", string.Join("  ", r.AlertSlots.OrderByDescending(a => a.Ms).Take(4)
+                .Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.WindowStart:HH:mm}: {a.Ms:0} = {Part(a.Alert.ClosedAt, a.Alert.DetectedAt)} + {Part(a.Alert.DetectedAt, a.Alert.ProducedAt)} + {Part(a.Alert.ProducedAt, a.Alert.ReceivedAt)}")))));
             rows.Add(Row("  same from detected_at p50 / p99 / max (ms)", r.DetectedAtLatenciesMs.Count == 0 ? "n/a" : $"{Fmt(Pct(r.DetectedAtLatenciesMs, 50))} / {Fmt(Pct(r.DetectedAtLatenciesMs, 99))} / {Fmt(r.DetectedAtLatenciesMs.Max())}"));
         }
 
@@ -539,6 +555,9 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             report.Line("   (a low watermark above 0: the mock dropped that partition's oldest data at its 5 MiB cap; whether any of it was dropped unread shows in lost)");
         }
     }
+
+    private static string Part(DateTimeOffset? from, DateTimeOffset? to) =>
+        from is { } a && to is { } b ? (b - a).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) : "?";
 
     private static IReadOnlyList<object?> Row(string name, object? value) => [name, value is double d ? Fmt(d) : value];
 
@@ -644,7 +663,9 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         }
     }
 
-    private sealed record ReceivedAlert(Guid? Id, string? Service, DateTimeOffset? WindowStart, DateTimeOffset ReceivedAt, DateTimeOffset? ClosedAt, DateTimeOffset? DetectedAt);
+    /// <summary>An alert as the listener read it; <paramref name="ProducedAt"/> is the record's timestamp (the detector's produce call, to the millisecond).</summary>
+    private sealed record ReceivedAlert(Guid? Id, string? Service, DateTimeOffset? WindowStart, DateTimeOffset ReceivedAt, DateTimeOffset? ClosedAt, DateTimeOffset? DetectedAt,
+        DateTimeOffset? ProducedAt);
 
     /// <summary>Reads the alerts topic from the beginning on its own thread and notes when each alert arrived.</summary>
     private sealed class AlertListener : IDisposable
@@ -728,7 +749,8 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
                     var alert = new ReceivedAlert(
                         root.TryGetProperty("id", out var id) && id.TryGetGuid(out var g) ? g : null,
                         root.TryGetProperty("service", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null,
-                        Time(root, "window_start"), received, Time(root, "closed_at"), Time(root, "detected_at"));
+                        Time(root, "window_start"), received, Time(root, "closed_at"), Time(root, "detected_at"),
+                        message.Message.Timestamp.Type == TimestampType.CreateTime ? DateTimeOffset.FromUnixTimeMilliseconds(message.Message.Timestamp.UnixTimestampMs) : null);
                     lock (_received)
                     {
                         _received.Add(alert);
@@ -827,7 +849,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         public List<double> SustainedAlertLatenciesMs { get; } = [];
 
         /// <summary>Each alert's window start and latency from closed_at: whether the slowest share a slot (say, the first).</summary>
-        public List<(DateTimeOffset? WindowStart, double Ms)> AlertSlots { get; } = [];
+        public List<(DateTimeOffset? WindowStart, double Ms, ReceivedAlert Alert)> AlertSlots { get; } = [];
 
         public int AlertsWithoutClosedAt { get; set; }
 
@@ -881,12 +903,12 @@ internal sealed record PipelinePhase(int Number, string Name, string Title, bool
     ];
 }
 
-/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc] [--env NAME=VALUE]...`.</summary>
+/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--rate EVENTS_PER_S] [--glibc-malloc] [--env NAME=VALUE]...`.</summary>
 internal sealed record PipelineOptions(
     int Seconds, int Services, int EventsPerWindow, int StormsPerWindow, int WarmupSeconds, double BudgetMiBPerPartition, int LatenessSeconds,
-    int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null, bool GlibcMalloc = false)
+    int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null, bool GlibcMalloc = false, long? Rate = null)
 {
-    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--glibc-malloc] [--env NAME=VALUE]...";
+    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--rate EVENTS_PER_S] [--glibc-malloc] [--env NAME=VALUE]...";
 
     /// <summary>Environment variables set on the detector process on top of the AppHost's (a setting measured before it is kept).</summary>
     public IReadOnlyList<(string Name, string Value)> DetectorEnvironment { get; init; } = [];
@@ -919,6 +941,7 @@ internal sealed record PipelineOptions(
                 },
                 "--lateness" => o with { LatenessSeconds = Int(0, 3_600) },
                 "--loops" => o with { Loops = Int(1, 16) },
+                "--rate" => o with { Rate = Int(1_000, 10_000_000) },
                 "--env" => o with
                 {
                     DetectorEnvironment = [.. o.DetectorEnvironment, value.IndexOf('=', StringComparison.Ordinal) is > 0 and var at
