@@ -63,7 +63,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             (85 % ERROR, latency x5). Pacing: produced - consumed <= {o.BudgetMiBPerPartition:0.#} MiB per partition x 8 = {o.BudgetEvents(recordBytes):N0} events
             (at ~{recordBytes:0} bytes per record on the log; the mock keeps at most 5 MiB per partition and drops the oldest silently),
             consumed read from the detector's /metrics every {ScrapeEvery.TotalMilliseconds:0} ms (detection: events processed + dead-lettered; storage: events
-            stored + skipped; with both paths the slower one paces). The producer runs {o.Seconds} s per phase, {(o.Rate is { } rate ? $"at most {rate:N0} events/s (--rate) and" : "")} as fast as the budget
+            stored + skipped; with both paths the slower one paces). The producer runs {o.Seconds} s per phase, {(o.Rate is { } rate ? $"at most {rate:N0} events/s (--rate) and " : "")}as fast as the budget
             lets it; rates are counted from the first metric sample at or after {o.WarmupSeconds} s in which the consumer has counted two rounds of
             all services (the detector looks each service up in PostgreSQL on first sight: warm-up) to the last sample of producing. Then it stops,
             the consumer catches up (timeout {o.DrainTimeoutSeconds} s), and lost = produced - counted (storage: rows in `events` + skipped).
@@ -348,7 +348,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         Span<byte> value = stackalloc byte[PipelineTraffic.MaxEventBytes];
         long n = 0;
         // At a fixed rate (--rate), a request goes out once 5 ms of events are due; events more than 50 ms overdue (the
-        // budget held the producer back) are let go rather than sent in a burst later.
+        // budget or a busy machine held the producer back) are let go rather than sent in a burst later.
         var least = rate is { } r0 ? Math.Clamp(r0 / 200, 1, ProduceBatch) : 1;
         long forgiven = 0;
         while (clock.Elapsed < duration && !ct.IsCancellationRequested)
@@ -557,7 +557,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
     }
 
     private static string Part(DateTimeOffset? from, DateTimeOffset? to) =>
-        from is { } a && to is { } b ? (b - a).TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) : "?";
+        from is { } a && to is { } b ? ((long)Math.Round((b - a).TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) : "?"; // whole ms: the record's timestamp has no finer
 
     private static IReadOnlyList<object?> Row(string name, object? value) => [name, value is double d ? Fmt(d) : value];
 
