@@ -581,6 +581,7 @@ public sealed class DetectorWorker(
         var closedAt = NowToTheMicrosecond();
         var started = Stopwatch.GetTimestamp();
         var records = _spareRecords.TryPop(out var spare) ? spare : new List<WindowRecord>(closed.Count);
+        records.EnsureCapacity(closed.Count); // a smaller spare grows once, not by doubling
         var scored = _scored;
         scored.Clear();
         if (_model is not { } active)
@@ -852,7 +853,7 @@ public sealed class DetectorWorker(
 
         public DateTimeOffset ClosedAt { get; private set; }
 
-        /// <summary>Per window of the batch (the first <see cref="Start"/>'s count of elements).</summary>
+        /// <summary>Per window of the batch: its first elements, as many as <see cref="Start"/> was given; longer arrays are reused.</summary>
         public (bool Anomalous, Guid? AlertId)[] Outcomes => _outcomes;
 
         public List<(AnomalyAlert Alert, Activity? Activity)> Raised { get; } = [];
@@ -1035,7 +1036,8 @@ public sealed class DetectorWorker(
             state.Closed = state.Closed with { Through = Math.Max(state.Closed.Through, ticks), Here = Math.Max(state.Closed.Here, ticks) };
         }
 
-        // A slot's first batch can hold all 10,000 windows: a list that large is not kept (1.6 MB of large-object heap).
+        // Lists of records are large objects already at about 500 windows (a record is about 160 bytes), and are kept for that
+        // reason; a slot's first batch can hold all 10,000 windows, and a list that large (1.6 MB) is not kept.
         if (_spareRecords.Count < MaxSpareRecordLists && records.Capacity <= MaxSpareRecordCapacity)
         {
             records.Clear();

@@ -26,14 +26,31 @@ public static class Librdkafka
 
     /// <summary>
     /// The packaged file loaded for "librdkafka" here (under runtimes/linux-x64/native, or beside the app after a publish
-    /// for that runtime), or null when the runtime's own probing decides (other platforms).
+    /// for that runtime), or null when the runtime's own probing decides (other platforms). Looked up once.
     /// </summary>
-    public static string? PackagedPath() =>
-        OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64
-            ? new[] { Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "centos8-librdkafka.so"), Path.Combine(AppContext.BaseDirectory, "centos8-librdkafka.so") }
-                .FirstOrDefault(File.Exists)
-            : null;
+    public static string? PackagedPath() => Packaged.Value;
+
+    /// <summary>
+    /// Loads librdkafka as Confluent.Kafka's <c>[DllImport("librdkafka")]</c> resolves it through <see cref="Register"/>'s
+    /// resolver (the packaged file here, the runtime's probing on other platforms), so that a client's library comes back.
+    /// </summary>
+    public static IntPtr Load() =>
+        Packaged.Value is { } path ? NativeLibrary.Load(path) : NativeLibrary.Load("librdkafka", typeof(Confluent.Kafka.Library).Assembly, null);
+
+    private static readonly Lazy<string?> Packaged = new(() =>
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
+        {
+            return null;
+        }
+
+        string[] candidates = [Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "centos8-librdkafka.so"), Path.Combine(AppContext.BaseDirectory, "centos8-librdkafka.so")];
+        // Without it the runtime would probe for the package's default build (which needs libsasl2.so.3, absent on Debian 12)
+        // or some other librdkafka, older than the consumers' settings (fetch.queue.backoff.ms) allow: say what is missing.
+        return candidates.FirstOrDefault(File.Exists)
+            ?? throw new DllNotFoundException($"librdkafka 2.16 from the librdkafka.redist package is missing: looked for {string.Join(" and ", candidates)}.");
+    });
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
-        name == "librdkafka" && PackagedPath() is { } path ? NativeLibrary.Load(path) : IntPtr.Zero;
+        name == "librdkafka" && Packaged.Value is { } path ? NativeLibrary.Load(path) : IntPtr.Zero;
 }

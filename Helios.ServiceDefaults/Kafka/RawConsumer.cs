@@ -72,10 +72,10 @@ public sealed unsafe class RawConsumer
 
         // Resolved as Confluent.Kafka's own [DllImport("librdkafka")] is (through Librdkafka's resolver, which this
         // overload of Load does not call, so by its path), so dlopen hands back the library it loaded. A process may hold
-        // two librdkafka files (the test host's mock cluster loads Debian's by its soname): if this resolution mapped a
+        // two librdkafka files (the test host's mock cluster loads Debian's by its path): if this resolution mapped a
         // file that was not mapped before, it is not Confluent's, and its functions must not be given Confluent's handle.
         var before = MappedLibrdkafka();
-        var library = Librdkafka.PackagedPath() is { } packaged ? NativeLibrary.Load(packaged) : NativeLibrary.Load("librdkafka", typeof(Handle).Assembly, null);
+        var library = Librdkafka.Load();
         var after = MappedLibrdkafka();
         return after.SetEquals(before)
             ? new RawConsumer(consumer, handle, library)

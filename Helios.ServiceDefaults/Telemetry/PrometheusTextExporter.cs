@@ -11,8 +11,8 @@ namespace Helios.ServiceDefaults.Telemetry;
 /// <summary>
 /// Pull-based Prometheus text exposition (format 0.0.4) of OpenTelemetry SDK metrics:
 /// add <see cref="Reader"/> to the MeterProvider and serve <see cref="ScrapeUtf8"/> with <see cref="ContentType"/>.
-/// A scrape renders into one reused builder and keeps each instrument's names, so it allocates little more than its
-/// UTF-8 bytes: the detector is scraped while it scores, and its garbage collections are in the alerts' latency.
+/// A scrape renders into one reused builder and keeps each instrument's names and help, so it allocates little more than
+/// its UTF-8 bytes and a label string per point: the detector is scraped while it scores, and its garbage collections are in the alerts' latency.
 /// </summary>
 public sealed class PrometheusTextExporter
 {
@@ -119,7 +119,7 @@ public sealed class PrometheusTextExporter
                 if (family.Metrics.Count == 0)
                 {
                     // The family's first stream in this render gives its type and help.
-                    family.Start(description.Type, string.IsNullOrWhiteSpace(metric.Description) ? metric.Name : metric.Description);
+                    family.Start(description.Type, description.Help);
                     order.Add(family);
                 }
                 else if (family.Type != description.Type)
@@ -143,10 +143,10 @@ public sealed class PrometheusTextExporter
                 foreach (ref readonly var point in metric.GetMetricPoints())
                 {
                     // Rendered once per point, for the check and for each of its lines (a histogram has a dozen).
-                    var labels = Labels(point.Tags);
-                    if (series.Add(labels))
+                    var rendered = Labels(point.Tags);
+                    if (series.Add(rendered))
                     {
-                        WritePoint(family.Name, metric.MetricType, description.Divisor, labels, in point);
+                        WritePoint(family.Name, metric.MetricType, description.Divisor, rendered, in point);
                     }
                 }
             }
@@ -333,8 +333,6 @@ public sealed class PrometheusTextExporter
     /// <summary>A metric family: its name, and this render's type, help and streams (kept from render to render, cleared after each).</summary>
     private sealed class Family(string name)
     {
-        private string? rawHelp;
-
         public string Name { get; } = name;
         public string Type { get; private set; } = "";
         public string Help { get; private set; } = "";
@@ -343,15 +341,12 @@ public sealed class PrometheusTextExporter
         public void Start(string type, string help)
         {
             Type = type;
-            if (!ReferenceEquals(help, rawHelp))
-            {
-                (rawHelp, Help) = (help, EscapeHelp(help));
-            }
+            Help = help;
         }
     }
 
-    /// <summary>How an instrument is exposed: its family name and type (none: not exposable), and its unit's divisor to seconds.</summary>
-    private sealed record Description(string Name, string? Type, double Divisor);
+    /// <summary>How an instrument is exposed: its family name and type (none: not exposable), its unit's divisor to seconds, and its escaped help text.</summary>
+    private sealed record Description(string Name, string? Type, double Divisor, string Help = "");
 
     private static readonly ConcurrentDictionary<string, string> SanitizedKeys = new(StringComparer.Ordinal);
 
@@ -396,7 +391,7 @@ public sealed class PrometheusTextExporter
 
         if (type == "counter")
         {
-            return new Description(name + "_total", type, divisor);
+            return new Description(name + "_total", type, divisor, HelpOf(metric));
         }
 
         // Gauges such as dotnet.timer.count would end in a suffix Prometheus reserves for counters and histograms.
@@ -405,7 +400,7 @@ public sealed class PrometheusTextExporter
             name += "_current";
         }
 
-        return new Description(name, type, divisor);
+        return new Description(name, type, divisor, HelpOf(metric));
     }
 
     private static string TagValue(object? value) => value switch
@@ -445,6 +440,8 @@ public sealed class PrometheusTextExporter
 
         return sb.ToString();
     }
+
+    private static string HelpOf(Metric metric) => EscapeHelp(string.IsNullOrWhiteSpace(metric.Description) ? metric.Name : metric.Description);
 
     private static string EscapeHelp(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 }

@@ -52,7 +52,7 @@ public sealed class RawConsumerTests(InfrastructureFixture infra)
 
         using var consumer = factory.CreateConsumer<byte[]>("g-" + topic, "raw-consumer");
         consumer.Subscribe(topic);
-        // This process also maps Debian's librdkafka (the broker fixture loads it by its soname): resolving as Confluent's
+        // This process also maps Debian's librdkafka (the broker fixture loads it by its path): resolving as Confluent's
         // DllImport does must land on a file already mapped, or For throws.
         var raw = RawConsumer.For(consumer);
         var read = new List<ConsumeResult<byte[], byte[]>>();
