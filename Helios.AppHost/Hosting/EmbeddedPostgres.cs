@@ -25,7 +25,8 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     private readonly string? _runAs;
     private readonly ILogger _logger;
     private readonly Lazy<Task> _stop;
-    private MemoryCgroup? _memory;
+    private ServerCgroup? _memory;
+    private ServerCgroup? _cpu;
 
     private EmbeddedPostgres(string bin, string data, string socketDirectory, string logFile, string? runAs, int port, ILogger logger)
     {
@@ -41,6 +42,9 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
 
     /// <summary>The server's memory cgroup (cgroup v1 or v2), or null where it runs without a limit.</summary>
     public string? MemoryCgroupDirectory => _memory?.Directory;
+
+    /// <summary>The server's CPU cgroup (see <see cref="StartAsync"/>), or null where it runs without one.</summary>
+    public string? CpuCgroupDirectory => _cpu?.Directory;
 
     public int Port { get; }
 
@@ -61,6 +65,13 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// machine's CPU samples while storing events. Within a limit the kernel reuses the pages it reclaims from the
     /// group's own cache (see README, "The seventh round").
     /// </param>
+    /// <remarks>
+    /// Where this process runs as root and may create a CPU cgroup, the server's processes share one, with a group's
+    /// default weight, as they would in a systemd service. Without it, a kernel that groups tasks by session for the
+    /// scheduler (autogroup, on by default in Debian's kernels where no cgroup says otherwise) counts each backend as a
+    /// claim of its own, since PostgreSQL starts each in a new session: two busy COPY backends then weighed twice as much
+    /// as the detector's whole process, and alerts waited for the CPU (see README, "The eleventh round").
+    /// </remarks>
     public static async Task<EmbeddedPostgres> StartAsync(string dataDirectory, int port, ILogger logger, CancellationToken ct, int memoryLimitMiB = DefaultMemoryLimitMiB)
     {
         var bin = FindBinDirectory();
@@ -97,11 +108,17 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         EnsurePortFree(server.Port);
         if (memoryLimitMiB > 0)
         {
-            server._memory = MemoryCgroup.TryCreate($"helios-postgres-{server.Port}", memoryLimitMiB * 1024L * 1024, out var whyNot);
+            server._memory = ServerCgroup.TryCreateMemory($"helios-postgres-{server.Port}", memoryLimitMiB * 1024L * 1024, out var whyNot);
             if (server._memory is null)
             {
                 logger.LogInformation("PostgreSQL runs without a memory limit: {Reason}", whyNot);
             }
+        }
+
+        server._cpu = ServerCgroup.TryCreateCpu($"helios-postgres-{server.Port}", out var noCpuGroup);
+        if (server._cpu is null)
+        {
+            logger.LogInformation("PostgreSQL's processes are scheduled one by one: {Reason}", noCpuGroup);
         }
 
         try
@@ -170,6 +187,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
 
         await KillLeftoverProcessesAsync(TimeSpan.FromSeconds(5));
+        _cpu?.Delete();
         if (_memory is not null)
         {
             _logger.LogInformation("PostgreSQL at 127.0.0.1:{Port} stopped; its memory peaked at {Peak} MiB of its limit", Port, _memory.PeakBytes / (1024 * 1024));
@@ -241,10 +259,12 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
 
         string[] start = ["start", "-D", _data, "-l", _logFile, "-w", "-t", "60", "-s", "-o", options];
-        // In the memory cgroup: the shell joins it and becomes pg_ctl, whose postmaster and its children stay in it.
-        var result = _memory is null
+        // In the cgroups: the shell joins them and becomes pg_ctl, whose postmaster and its children stay in them.
+        string[] groups = [.. new[] { _memory, _cpu }.OfType<ServerCgroup>().Select(g => g.ProcsFile)];
+        var result = groups.Length == 0
             ? await RunAsync(_runAs, PgCtl, start, ct)
-            : await RunAsync(null, "/bin/sh", ["-c", "echo $$ > \"$0\" && exec \"$@\"", _memory.ProcsFile, .. _runAs is null ? [] : (string[])["runuser", "-u", _runAs, "--"], PgCtl, .. start], ct);
+            : await RunAsync(null, "/bin/sh", ["-c", "n=$1; shift; while [ $n -gt 0 ]; do echo $$ > \"$1\" || exit 1; shift; n=$((n - 1)); done; exec \"$@\"", "sh",
+                groups.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), .. groups, .. _runAs is null ? [] : (string[])["runuser", "-u", _runAs, "--"], PgCtl, .. start], ct);
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException(

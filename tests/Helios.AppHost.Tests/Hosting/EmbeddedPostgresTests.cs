@@ -99,11 +99,12 @@ public sealed class EmbeddedPostgresTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// Run as root (as CI runs the suite), the server runs in a memory cgroup of its own with the limit asked for: the
-    /// postmaster and a backend it forks later are in it; stopping removes the group. Elsewhere it runs without one.
+    /// Run as root (as CI runs the suite), the server runs in a memory cgroup of its own with the limit asked for, and in
+    /// a CPU cgroup of its own with a group's default weight (its backends one claim on the CPU, not one each): the
+    /// postmaster and a backend it forks later are in both; stopping removes them. Elsewhere it runs without either.
     /// </summary>
     [Fact]
-    public async Task StartAsync_WithMemoryLimit_ServerAndItsBackendsRunInALimitedCgroup_RemovedOnStop()
+    public async Task StartAsync_AsRoot_ServerAndItsBackendsRunInAMemoryLimitedAndACpuCgroup_RemovedOnStop()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var server = await EmbeddedPostgres.StartAsync(DataDirectory, 0, _logger, timeout.Token, memoryLimitMiB: 1500);
@@ -111,13 +112,18 @@ public sealed class EmbeddedPostgresTests : IAsyncLifetime
         if (!Environment.IsPrivilegedProcess)
         {
             Assert.Null(server.MemoryCgroupDirectory);
+            Assert.Null(server.CpuCgroupDirectory);
             return;
         }
 
-        var group = server.MemoryCgroupDirectory!;
-        Assert.EndsWith($"/helios-postgres-{server.Port}", group, StringComparison.Ordinal);
-        var limit = File.Exists(Path.Combine(group, "memory.max")) ? "memory.max" : "memory.limit_in_bytes";
-        Assert.Equal((1500L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(group, limit)).Trim());
+        var memory = server.MemoryCgroupDirectory!;
+        var cpu = server.CpuCgroupDirectory!;
+        Assert.EndsWith($"/helios-postgres-{server.Port}", memory, StringComparison.Ordinal);
+        Assert.EndsWith($"/helios-postgres-{server.Port}", cpu, StringComparison.Ordinal);
+        var limit = File.Exists(Path.Combine(memory, "memory.max")) ? "memory.max" : "memory.limit_in_bytes";
+        Assert.Equal((1500L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(memory, limit)).Trim());
+        var weight = File.Exists(Path.Combine(cpu, "cpu.weight")) ? ("cpu.weight", "100") : ("cpu.shares", "1024");
+        Assert.Equal(weight.Item2, File.ReadAllText(Path.Combine(cpu, weight.Item1)).Trim());
         await server.EnsureDatabaseAsync("helios", CancellationToken.None);
 
         // The backend is read while its connection is open: once it closes, the backend exits.
@@ -127,13 +133,17 @@ public sealed class EmbeddedPostgresTests : IAsyncLifetime
             await using var command = new NpgsqlCommand("SELECT pg_backend_pid()::text", connection);
             var backend = (string?)await command.ExecuteScalarAsync();
             var postmaster = File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First();
-            var members = File.ReadAllLines(Path.Combine(group, "cgroup.procs"));
-            Assert.Contains(postmaster, members);
-            Assert.Contains(backend, members);
+            foreach (var group in (string[])[memory, cpu])
+            {
+                var members = File.ReadAllLines(Path.Combine(group, "cgroup.procs"));
+                Assert.Contains(postmaster, members);
+                Assert.Contains(backend, members);
+            }
         }
 
         await server.StopAsync();
-        Assert.False(Directory.Exists(group), "the group is removed with the server");
+        Assert.False(Directory.Exists(memory), "the memory group is removed with the server");
+        Assert.False(Directory.Exists(cpu), "the CPU group is removed with the server");
     }
 
     [Fact]

@@ -1,16 +1,17 @@
 namespace Helios.AppHost.Hosting;
 
 /// <summary>
-/// A memory cgroup below this process's own, with a limit, for the embedded PostgreSQL: cgroup v1's memory controller,
-/// or cgroup v2 where this process's cgroup delegates the memory controller to its children. Processes are put in it
-/// by writing their id to <see cref="ProcsFile"/>; their children stay in it.
+/// A cgroup below this process's own for the embedded PostgreSQL, in one controller's hierarchy: cgroup v1's, or cgroup
+/// v2's where this process's cgroup delegates the controller to its children. <see cref="TryCreateMemory"/> limits the
+/// server's memory; <see cref="TryCreateCpu"/> makes its processes one claim on the CPU. Processes are put in it by
+/// writing their id to <see cref="ProcsFile"/>; their children stay in it.
 /// </summary>
-internal sealed class MemoryCgroup
+internal sealed class ServerCgroup
 {
     private readonly string _directory;
     private readonly bool _v2;
 
-    private MemoryCgroup(string directory, bool v2) => (_directory, _v2) = (directory, v2);
+    private ServerCgroup(string directory, bool v2) => (_directory, _v2) = (directory, v2);
 
     public string Directory => _directory;
 
@@ -21,8 +22,22 @@ internal sealed class MemoryCgroup
         Path.Combine(_directory, _v2 ? "memory.peak" : "memory.max_usage_in_bytes") is var file
         && File.Exists(file) && long.TryParse(File.ReadAllText(file).Trim(), out var peak) ? peak : null;
 
-    /// <summary>Creates (or reuses) the group <paramref name="name"/> limited to <paramref name="limitBytes"/>; null, and why not, where it cannot.</summary>
-    public static MemoryCgroup? TryCreate(string name, long limitBytes, out string? whyNot)
+    /// <summary>The group's CPU weight as its file says (v1 cpu.shares, v2 cpu.weight), where it has one.</summary>
+    public string? CpuWeight =>
+        Path.Combine(_directory, _v2 ? "cpu.weight" : "cpu.shares") is var file && File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+
+    /// <summary>Creates (or reuses) the memory group <paramref name="name"/> limited to <paramref name="limitBytes"/>; null, and why not, where it cannot.</summary>
+    public static ServerCgroup? TryCreateMemory(string name, long limitBytes, out string? whyNot) =>
+        TryCreate("memory", name, v2 => (v2 ? "memory.max" : "memory.limit_in_bytes", limitBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)), out whyNot);
+
+    /// <summary>
+    /// Creates (or reuses) the CPU group <paramref name="name"/> with the default weight of a group (v1 cpu.shares 1024,
+    /// v2 cpu.weight 100: what systemd gives a service, and the kernel an autogroup); null, and why not, where it cannot.
+    /// </summary>
+    public static ServerCgroup? TryCreateCpu(string name, out string? whyNot) =>
+        TryCreate("cpu", name, v2 => (v2 ? "cpu.weight" : "cpu.shares", v2 ? "100" : "1024"), out whyNot);
+
+    private static ServerCgroup? TryCreate(string controller, string name, Func<bool, (string File, string Value)> setting, out string? whyNot)
     {
         if (!OperatingSystem.IsLinux() || !Environment.IsPrivilegedProcess)
         {
@@ -32,18 +47,19 @@ internal sealed class MemoryCgroup
 
         try
         {
-            var (own, v2) = OwnMemoryCgroup();
+            var (own, v2) = OwnCgroup(controller);
             if (own is null)
             {
-                whyNot = "no cgroup v1 memory hierarchy, and this process's cgroup v2 group does not delegate the memory controller";
+                whyNot = $"no cgroup v1 {controller} hierarchy, and this process's cgroup v2 group does not delegate the {controller} controller";
                 return null;
             }
 
             var directory = Path.Combine(own, name);
             System.IO.Directory.CreateDirectory(directory);
-            File.WriteAllText(Path.Combine(directory, v2 ? "memory.max" : "memory.limit_in_bytes"), limitBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var (file, value) = setting(v2);
+            File.WriteAllText(Path.Combine(directory, file), value);
             whyNot = null;
-            return new MemoryCgroup(directory, v2);
+            return new ServerCgroup(directory, v2);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -65,13 +81,13 @@ internal sealed class MemoryCgroup
         }
     }
 
-    /// <summary>This process's cgroup directory in the v1 memory hierarchy, else in the v2 one if it delegates memory.</summary>
-    private static (string? Directory, bool V2) OwnMemoryCgroup()
+    /// <summary>This process's cgroup directory in the v1 hierarchy of <paramref name="controller"/>, else in the v2 one if it delegates it.</summary>
+    private static (string? Directory, bool V2) OwnCgroup(string controller)
     {
         var groups = File.ReadAllLines("/proc/self/cgroup").Select(l => l.Split(':', 3)).Where(f => f.Length == 3).ToList();
         var mounts = File.ReadAllLines("/proc/self/mountinfo").Select(ParseMount).OfType<Mount>().ToList();
-        if (groups.FirstOrDefault(g => g[1].Split(',').Contains("memory")) is { } v1
-            && mounts.FirstOrDefault(m => m.Type == "cgroup" && m.Options.Split(',').Contains("memory")) is { } v1Mount)
+        if (groups.FirstOrDefault(g => g[1].Split(',').Contains(controller)) is { } v1
+            && mounts.FirstOrDefault(m => m.Type == "cgroup" && m.Options.Split(',').Contains(controller)) is { } v1Mount)
         {
             return (Under(v1Mount, v1[2]), false);
         }
@@ -80,7 +96,7 @@ internal sealed class MemoryCgroup
             && mounts.FirstOrDefault(m => m.Type == "cgroup2") is { } v2Mount
             && Under(v2Mount, unified[2]) is var own
             && File.Exists(Path.Combine(own, "cgroup.subtree_control"))
-            && File.ReadAllText(Path.Combine(own, "cgroup.subtree_control")).Split(' ', StringSplitOptions.TrimEntries).Contains("memory"))
+            && File.ReadAllText(Path.Combine(own, "cgroup.subtree_control")).Split(' ', StringSplitOptions.TrimEntries).Contains(controller))
         {
             return (own, true);
         }
