@@ -92,7 +92,7 @@ public sealed class DistributedApplication : IAsyncDisposable
         switch (resource)
         {
             case PostgresServerResource server when server.State != ResourceState.External:
-                server.Server = await EmbeddedPostgres.StartAsync(server.DataDirectory, server.Port, _loggers.CreateLogger("postgres"), ct, server.MemoryLimitMiB);
+                server.Server = await EmbeddedPostgres.StartAsync(server.DataDirectory, server.Port, _loggers.CreateLogger("postgres"), ct, server.MemoryLimitMiB, server.CpuWeight);
                 server.Port = server.Server.Port;
                 server.State = ResourceState.Running;
                 break;

@@ -40,6 +40,12 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// </summary>
     public const int DefaultMemoryLimitMiB = 2048;
 
+    /// <summary>
+    /// The CPU weight of the server's processes together by default, on cgroup v2's scale: a service's (systemd's
+    /// CPUWeight default). See <see cref="StartAsync"/>.
+    /// </summary>
+    public const int DefaultCpuWeight = 100;
+
     /// <summary>The server's memory cgroup (cgroup v1 or v2), or null where it runs without a limit.</summary>
     public string? MemoryCgroupDirectory => _memory?.Directory;
 
@@ -65,15 +71,19 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// machine's CPU samples while storing events. Within a limit the kernel reuses the pages it reclaims from the
     /// group's own cache (see README, "The seventh round").
     /// </param>
-    /// <remarks>
-    /// Where this process runs as root and may create a CPU cgroup, the server's processes share one, with a group's
-    /// default weight, as they would in a systemd service. Without it, a kernel that groups tasks by session for the
-    /// scheduler (autogroup, on by default in Debian's kernels where no cgroup says otherwise) counts each backend as a
-    /// claim of its own, since PostgreSQL starts each in a new session: two busy COPY backends then weighed twice as much
-    /// as the detector's whole process, and alerts waited for the CPU (see README, "The eleventh round").
-    /// </remarks>
-    public static async Task<EmbeddedPostgres> StartAsync(string dataDirectory, int port, ILogger logger, CancellationToken ct, int memoryLimitMiB = DefaultMemoryLimitMiB)
+    /// <param name="cpuWeight">
+    /// Where this process runs as root and may create a CPU cgroup, the server's processes share one with this weight
+    /// (1 to 10,000, cgroup v2's scale), as they would in a systemd service. Without it, a kernel that groups tasks by
+    /// session for the scheduler (autogroup, on by default in Debian's kernels where no cgroup says otherwise) counts
+    /// each backend as a claim of its own, since PostgreSQL starts each in a new session: two busy COPY backends then
+    /// weighed twice as much as the detector's whole process, and alerts waited for the CPU (see README, "The eleventh
+    /// round"). A weight only matters while the CPU is contended.
+    /// </param>
+    public static async Task<EmbeddedPostgres> StartAsync(string dataDirectory, int port, ILogger logger, CancellationToken ct, int memoryLimitMiB = DefaultMemoryLimitMiB,
+        int cpuWeight = DefaultCpuWeight)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(cpuWeight, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(cpuWeight, 10_000);
         var bin = FindBinDirectory();
         var data = Path.GetFullPath(dataDirectory);
         var parent = Path.GetDirectoryName(data)!;
@@ -115,7 +125,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             }
         }
 
-        server._cpu = ServerCgroup.TryCreateCpu($"helios-postgres-{server.Port}", out var noCpuGroup);
+        server._cpu = ServerCgroup.TryCreateCpu($"helios-postgres-{server.Port}", cpuWeight, out var noCpuGroup);
         if (server._cpu is null)
         {
             logger.LogInformation("PostgreSQL's processes are scheduled one by one: {Reason}", noCpuGroup);
@@ -133,8 +143,9 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
 
         logger.LogInformation(
-            "PostgreSQL at 127.0.0.1:{Port} (data {Data}, log {Log}, socket {Socket}, OS user {User}, memory limit {Limit}); TimescaleDB available: {Timescale}",
-            server.Port, data, logFile, socketDirectory, runAs ?? Environment.UserName, server._memory is null ? "none" : $"{memoryLimitMiB} MiB", server.TimescaleAvailable);
+            "PostgreSQL at 127.0.0.1:{Port} (data {Data}, log {Log}, socket {Socket}, OS user {User}, memory limit {Limit}, CPU weight {Weight}); TimescaleDB available: {Timescale}",
+            server.Port, data, logFile, socketDirectory, runAs ?? Environment.UserName, server._memory is null ? "none" : $"{memoryLimitMiB} MiB",
+            server._cpu is null ? "none (each process its own)" : cpuWeight, server.TimescaleAvailable);
         return server;
     }
 

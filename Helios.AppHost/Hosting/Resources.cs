@@ -39,6 +39,16 @@ public sealed class PostgresServerResource(string name, int port, string dataDir
     /// <summary>The embedded server's memory limit, page cache included (0: none); AppHost:PostgresMemoryMiB.</summary>
     public int MemoryLimitMiB { get; init; } = EmbeddedPostgres.DefaultMemoryLimitMiB;
 
+    /// <summary>
+    /// The local stack's default CPU weight for its database, on cgroup v2's scale: half a service's. Storing events is
+    /// throughput work whose backlog waits in Kafka; scoring and publishing alerts is not, so on a machine the two share,
+    /// the database gives way while the CPU is contended (see README, "The eleventh round").
+    /// </summary>
+    public const int LocalStackCpuWeight = 50;
+
+    /// <summary>The embedded server's CPU weight while the CPU is contended (1 to 10,000); AppHost:PostgresCpuWeight.</summary>
+    public int CpuWeight { get; init; } = LocalStackCpuWeight;
+
     public List<PostgresDatabaseResource> Databases { get; } = [];
 
     public EmbeddedPostgres? Server { get; internal set; }

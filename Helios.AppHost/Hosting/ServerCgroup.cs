@@ -22,20 +22,23 @@ internal sealed class ServerCgroup
         Path.Combine(_directory, _v2 ? "memory.peak" : "memory.max_usage_in_bytes") is var file
         && File.Exists(file) && long.TryParse(File.ReadAllText(file).Trim(), out var peak) ? peak : null;
 
-    /// <summary>The group's CPU weight as its file says (v1 cpu.shares, v2 cpu.weight), where it has one.</summary>
-    public string? CpuWeight =>
-        Path.Combine(_directory, _v2 ? "cpu.weight" : "cpu.shares") is var file && File.Exists(file) ? File.ReadAllText(file).Trim() : null;
-
     /// <summary>Creates (or reuses) the memory group <paramref name="name"/> limited to <paramref name="limitBytes"/>; null, and why not, where it cannot.</summary>
     public static ServerCgroup? TryCreateMemory(string name, long limitBytes, out string? whyNot) =>
-        TryCreate("memory", name, v2 => (v2 ? "memory.max" : "memory.limit_in_bytes", limitBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)), out whyNot);
+        TryCreate("memory", name, v2 => (v2 ? "memory.max" : "memory.limit_in_bytes", Invariant(limitBytes)), out whyNot);
 
     /// <summary>
-    /// Creates (or reuses) the CPU group <paramref name="name"/> with the default weight of a group (v1 cpu.shares 1024,
-    /// v2 cpu.weight 100: what systemd gives a service, and the kernel an autogroup); null, and why not, where it cannot.
+    /// Creates (or reuses) the CPU group <paramref name="name"/> with <paramref name="weight"/> on cgroup v2's scale (100:
+    /// what systemd gives a service, and the kernel an autogroup; v1's cpu.shares get weight x 10.24); null, and why not,
+    /// where it cannot.
     /// </summary>
-    public static ServerCgroup? TryCreateCpu(string name, out string? whyNot) =>
-        TryCreate("cpu", name, v2 => (v2 ? "cpu.weight" : "cpu.shares", v2 ? "100" : "1024"), out whyNot);
+    public static ServerCgroup? TryCreateCpu(string name, int weight, out string? whyNot)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(weight, 10_000);
+        return TryCreate("cpu", name, v2 => v2 ? ("cpu.weight", Invariant(weight)) : ("cpu.shares", Invariant(Math.Max(2, weight * 1024L / 100))), out whyNot);
+    }
+
+    private static string Invariant(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static ServerCgroup? TryCreate(string controller, string name, Func<bool, (string File, string Value)> setting, out string? whyNot)
     {

@@ -53,7 +53,8 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             {(release ? "(Release build)" : "(WARNING: not a Release build: run the bench with -c Release)")}; api, optimizer and web removed). Detector settings:
             Helios:Detection:WindowSizeMinutes=1, AllowedLatenessSeconds={o.LatenessSeconds}, MinEventsPerWindow=10 (default), Loops={(o.Loops?.ToString(CultureInfo.InvariantCulture) ?? "default")}, DOTNET_GCgen0size=0x1000000,
             MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072, malloc: {(o.GlibcMalloc || NativeAllocator.Tcmalloc() is null ? "glibc's" : "tcmalloc (LD_PRELOAD=" + NativeAllocator.Tcmalloc() + ")")} (the AppHost's settings for the detector){(o.DetectorEnvironment.Count == 0 ? "" : ", and for this run " + string.Join(", ", o.DetectorEnvironment.Select(e => $"{e.Name}={e.Value}")))}; per phase
-            Helios:Detection:Enabled / Helios:Storage:Enabled select the path. Producer in this process, one thread writing Kafka's
+            Helios:Detection:Enabled / Helios:Storage:Enabled select the path. PostgreSQL's processes share one CPU cgroup of weight
+            {o.PostgresCpuWeight ?? PostgresServerResource.LocalStackCpuWeight} (a service's is 100; AppHost:PostgresCpuWeight, the local stack's default {PostgresServerResource.LocalStackCpuWeight}; --postgres-cpu-weight) and a memory cgroup, run as root. Producer in this process, one thread writing Kafka's
             produce requests itself (Produce v3, record batches of magic 2 with CRC-32C, no compression, no idempotence) to each partition's
             leader, acks=1, up to {ProduceBatch:N0} events a request, each acknowledged before the next; key = service, partition = librdkafka's
             consistent partitioner (CRC-32 of the key).
@@ -166,7 +167,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             {
                 detector.Environment["Helios__Detection__Loops"] = loops.ToString(CultureInfo.InvariantCulture);
             }
-        }, ct: ct);
+        }, o.PostgresCpuWeight is { } weight ? [$"--AppHost:PostgresCpuWeight={weight.ToString(CultureInfo.InvariantCulture)}"] : null, ct);
         using (var startup = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
             startup.CancelAfter(TimeSpan.FromMinutes(4));
@@ -174,6 +175,11 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         }
 
         result.StartupSeconds = starting.Elapsed.TotalSeconds;
+        if (((PostgresServerResource)app["postgres"]) is { Server.CpuCgroupDirectory: null } postgres)
+        {
+            report.Progress($"PostgreSQL runs without a CPU cgroup (not root, or no cpu controller here): each backend is scheduled on its own, not with weight {postgres.CpuWeight}");
+        }
+
         var detectorResource = (ProjectResource)app["detector"];
         var pid = detectorResource.ProcessId ?? throw new InvalidOperationException("The detector has no process id.");
         var kafka = (KafkaResource)app["kafka"];
@@ -903,12 +909,13 @@ internal sealed record PipelinePhase(int Number, string Name, string Title, bool
     ];
 }
 
-/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--rate EVENTS_PER_S] [--glibc-malloc] [--env NAME=VALUE]...`.</summary>
+/// <summary>`pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--rate EVENTS_PER_S] [--postgres-cpu-weight N] [--glibc-malloc] [--env NAME=VALUE]...`.</summary>
 internal sealed record PipelineOptions(
     int Seconds, int Services, int EventsPerWindow, int StormsPerWindow, int WarmupSeconds, double BudgetMiBPerPartition, int LatenessSeconds,
-    int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null, bool GlibcMalloc = false, long? Rate = null)
+    int DrainTimeoutSeconds, IReadOnlyList<PipelinePhase> Phases, int? Loops = null, bool GlibcMalloc = false, long? Rate = null,
+    int? PostgresCpuWeight = null)
 {
-    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--rate EVENTS_PER_S] [--glibc-malloc] [--env NAME=VALUE]...";
+    public const string Usage = "pipeline [--seconds 90] [--services 10000] [--events-per-window 20] [--storms 5] [--warmup 30] [--budget-mib 3.5] [--lateness 5] [--drain-timeout 180] [--phases detect,store,both] [--loops N] [--rate EVENTS_PER_S] [--postgres-cpu-weight N] [--glibc-malloc] [--env NAME=VALUE]...";
 
     /// <summary>Environment variables set on the detector process on top of the AppHost's (a setting measured before it is kept).</summary>
     public IReadOnlyList<(string Name, string Value)> DetectorEnvironment { get; init; } = [];
@@ -942,6 +949,7 @@ internal sealed record PipelineOptions(
                 "--lateness" => o with { LatenessSeconds = Int(0, 3_600) },
                 "--loops" => o with { Loops = Int(1, 16) },
                 "--rate" => o with { Rate = Int(1_000, 10_000_000) },
+                "--postgres-cpu-weight" => o with { PostgresCpuWeight = Int(1, 10_000) },
                 "--env" => o with
                 {
                     DetectorEnvironment = [.. o.DetectorEnvironment, value.IndexOf('=', StringComparison.Ordinal) is > 0 and var at

@@ -100,14 +100,14 @@ public sealed class EmbeddedPostgresTests : IAsyncLifetime
 
     /// <summary>
     /// Run as root (as CI runs the suite), the server runs in a memory cgroup of its own with the limit asked for, and in
-    /// a CPU cgroup of its own with a group's default weight (its backends one claim on the CPU, not one each): the
+    /// a CPU cgroup of its own with the weight asked for (its backends one claim on the CPU, not one each): the
     /// postmaster and a backend it forks later are in both; stopping removes them. Elsewhere it runs without either.
     /// </summary>
     [Fact]
     public async Task StartAsync_AsRoot_ServerAndItsBackendsRunInAMemoryLimitedAndACpuCgroup_RemovedOnStop()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var server = await EmbeddedPostgres.StartAsync(DataDirectory, 0, _logger, timeout.Token, memoryLimitMiB: 1500);
+        var server = await EmbeddedPostgres.StartAsync(DataDirectory, 0, _logger, timeout.Token, memoryLimitMiB: 1500, cpuWeight: 50);
         _servers.Add(server);
         if (!Environment.IsPrivilegedProcess)
         {
@@ -122,7 +122,7 @@ public sealed class EmbeddedPostgresTests : IAsyncLifetime
         Assert.EndsWith($"/helios-postgres-{server.Port}", cpu, StringComparison.Ordinal);
         var limit = File.Exists(Path.Combine(memory, "memory.max")) ? "memory.max" : "memory.limit_in_bytes";
         Assert.Equal((1500L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(memory, limit)).Trim());
-        var weight = File.Exists(Path.Combine(cpu, "cpu.weight")) ? ("cpu.weight", "100") : ("cpu.shares", "1024");
+        var weight = File.Exists(Path.Combine(cpu, "cpu.weight")) ? ("cpu.weight", "50") : ("cpu.shares", "512"); // v1: x 10.24
         Assert.Equal(weight.Item2, File.ReadAllText(Path.Combine(cpu, weight.Item1)).Trim());
         await server.EnsureDatabaseAsync("helios", CancellationToken.None);
 

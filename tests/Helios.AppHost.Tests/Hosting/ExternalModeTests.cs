@@ -13,6 +13,19 @@ public sealed class ExternalModeTests(ITestOutputHelper output)
 {
     private readonly ILogger _logger = new OutputLogger(output);
 
+    /// <summary>The embedded database's CPU weight is a setting of the local stack: out of range, the AppHost says which and why, before starting anything.</summary>
+    [Theory]
+    [InlineData("0")]
+    [InlineData("10001")]
+    public async Task CreateAsync_PostgresCpuWeightOutOfRange_FailsNamingTheSetting(string weight)
+    {
+        var ex = await Record.ExceptionAsync(() => DistributedApplicationTestingBuilder.CreateAsync(args: [$"--AppHost:PostgresCpuWeight={weight}"]));
+
+        var failure = ex is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : ex;
+        Assert.IsType<InvalidOperationException>(failure);
+        Assert.Contains($"AppHost:PostgresCpuWeight must be a whole number from 1 to 10000 (100: a service's), not {weight}", failure.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task StartAsync_ExternalConnectionStrings_StartsNoEmbeddedServersAndUsesThem()
     {
