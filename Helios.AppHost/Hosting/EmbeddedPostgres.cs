@@ -198,15 +198,21 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
 
         await KillLeftoverProcessesAsync(TimeSpan.FromSeconds(5));
-        _cpu?.Delete();
         if (_memory is not null)
         {
+            // Read before either group goes: on cgroup v2 the memory and CPU groups are one directory.
             _logger.LogInformation("PostgreSQL at 127.0.0.1:{Port} stopped; its memory peaked at {Peak} MiB of its limit", Port, _memory.PeakBytes / (1024 * 1024));
             _memory.Delete();
-            return;
+        }
+        else
+        {
+            _logger.LogInformation("PostgreSQL at 127.0.0.1:{Port} stopped", Port);
         }
 
-        _logger.LogInformation("PostgreSQL at 127.0.0.1:{Port} stopped", Port);
+        if (_cpu is not null && _cpu.Directory != _memory?.Directory)
+        {
+            _cpu.Delete();
+        }
     }
 
     private async Task<NpgsqlConnection> OpenAdminConnectionAsync(CancellationToken ct)
@@ -270,12 +276,18 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
 
         string[] start = ["start", "-D", _data, "-l", _logFile, "-w", "-t", "60", "-s", "-o", options];
-        // In the cgroups: the shell joins them and becomes pg_ctl, whose postmaster and its children stay in them.
-        string[] groups = [.. new[] { _memory, _cpu }.OfType<ServerCgroup>().Select(g => g.ProcsFile)];
+        // In the cgroups: the shell joins them and becomes pg_ctl, whose postmaster and its children stay in them. A group
+        // it cannot join ends it with 125 (pg_ctl never ran) and says which.
+        string[] groups = [.. new[] { _memory, _cpu }.OfType<ServerCgroup>().Select(g => g.ProcsFile).Distinct()];
         var result = groups.Length == 0
             ? await RunAsync(_runAs, PgCtl, start, ct)
-            : await RunAsync(null, "/bin/sh", ["-c", "n=$1; shift; while [ $n -gt 0 ]; do echo $$ > \"$1\" || exit 1; shift; n=$((n - 1)); done; exec \"$@\"", "sh",
+            : await RunAsync(null, "/bin/sh", ["-c", "n=$1; shift; while [ $n -gt 0 ]; do echo $$ > \"$1\" || { echo \"cannot join the cgroup of $1\" >&2; exit 125; }; shift; n=$((n - 1)); done; exec \"$@\"", "sh",
                 groups.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), .. groups, .. _runAs is null ? [] : (string[])["runuser", "-u", _runAs, "--"], PgCtl, .. start], ct);
+        if (result.ExitCode == 125)
+        {
+            throw new InvalidOperationException($"PostgreSQL did not start on port {Port}: {result.Output.Trim()}: the AppHost runs as root but may not move a process into that group here.");
+        }
+
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException(

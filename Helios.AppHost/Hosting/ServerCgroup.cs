@@ -35,7 +35,7 @@ internal sealed class ServerCgroup
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(weight, 10_000);
-        return TryCreate("cpu", name, v2 => v2 ? ("cpu.weight", Invariant(weight)) : ("cpu.shares", Invariant(Math.Max(2, weight * 1024L / 100))), out whyNot);
+        return TryCreate("cpu", name, v2 => v2 ? ("cpu.weight", Invariant(weight)) : ("cpu.shares", Invariant(weight * 1024L / 100)), out whyNot);
     }
 
     private static string Invariant(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -58,9 +58,19 @@ internal sealed class ServerCgroup
             }
 
             var directory = Path.Combine(own, name);
+            var created = !System.IO.Directory.Exists(directory);
             System.IO.Directory.CreateDirectory(directory);
-            var (file, value) = setting(v2);
-            File.WriteAllText(Path.Combine(directory, file), value);
+            try
+            {
+                var (file, value) = setting(v2);
+                File.WriteAllText(Path.Combine(directory, file), value);
+            }
+            catch (Exception ex) when (created && ex is IOException or UnauthorizedAccessException)
+            {
+                new ServerCgroup(directory, v2).Delete(); // made here and of no use: not left behind
+                throw;
+            }
+
             whyNot = null;
             return new ServerCgroup(directory, v2);
         }
@@ -71,7 +81,7 @@ internal sealed class ServerCgroup
         }
     }
 
-    /// <summary>Removes the group once its processes have ended (what they cached is charged to the parent).</summary>
+    /// <summary>Removes the group once its processes have ended (in a memory group, what they cached is charged to the parent).</summary>
     public void Delete()
     {
         try

@@ -53,8 +53,8 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             {(release ? "(Release build)" : "(WARNING: not a Release build: run the bench with -c Release)")}; api, optimizer and web removed). Detector settings:
             Helios:Detection:WindowSizeMinutes=1, AllowedLatenessSeconds={o.LatenessSeconds}, MinEventsPerWindow=10 (default), Loops={(o.Loops?.ToString(CultureInfo.InvariantCulture) ?? "default")}, DOTNET_GCgen0size=0x1000000,
             MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072, malloc: {(o.GlibcMalloc || NativeAllocator.Tcmalloc() is null ? "glibc's" : "tcmalloc (LD_PRELOAD=" + NativeAllocator.Tcmalloc() + ")")} (the AppHost's settings for the detector){(o.DetectorEnvironment.Count == 0 ? "" : ", and for this run " + string.Join(", ", o.DetectorEnvironment.Select(e => $"{e.Name}={e.Value}")))}; per phase
-            Helios:Detection:Enabled / Helios:Storage:Enabled select the path. PostgreSQL's processes share one CPU cgroup of weight
-            {o.PostgresCpuWeight ?? PostgresServerResource.LocalStackCpuWeight} (a service's is 100; AppHost:PostgresCpuWeight, the local stack's default {PostgresServerResource.LocalStackCpuWeight}; --postgres-cpu-weight) and a memory cgroup, run as root. Producer in this process, one thread writing Kafka's
+            Helios:Detection:Enabled / Helios:Storage:Enabled select the path. Run as root, PostgreSQL's processes share one CPU cgroup
+            (AppHost:PostgresCpuWeight, a service's weight is 100, the local stack's default {PostgresServerResource.LocalStackCpuWeight}; --postgres-cpu-weight) and a memory cgroup: each phase prints them. Producer in this process, one thread writing Kafka's
             produce requests itself (Produce v3, record batches of magic 2 with CRC-32C, no compression, no idempotence) to each partition's
             leader, acks=1, up to {ProduceBatch:N0} events a request, each acknowledged before the next; key = service, partition = librdkafka's
             consistent partitioner (CRC-32 of the key).
@@ -175,10 +175,10 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
         }
 
         result.StartupSeconds = starting.Elapsed.TotalSeconds;
-        if (((PostgresServerResource)app["postgres"]) is { Server.CpuCgroupDirectory: null } postgres)
-        {
-            report.Progress($"PostgreSQL runs without a CPU cgroup (not root, or no cpu controller here): each backend is scheduled on its own, not with weight {postgres.CpuWeight}");
-        }
+        var postgres = (PostgresServerResource)app["postgres"];
+        report.Progress(string.Create(CultureInfo.InvariantCulture, $"PostgreSQL: {(postgres.Server?.CpuCgroupDirectory is null
+            ? "no CPU cgroup (not root, or no cpu controller here): each backend is scheduled on its own"
+            : $"CPU cgroup of weight {postgres.CpuWeight}")}, {(postgres.Server?.MemoryCgroupDirectory is null ? "no memory cgroup" : $"memory cgroup of {postgres.MemoryLimitMiB} MiB")}"));
 
         var detectorResource = (ProjectResource)app["detector"];
         var pid = detectorResource.ProcessId ?? throw new InvalidOperationException("The detector has no process id.");
