@@ -39,13 +39,18 @@ public sealed class DistributedApplicationBuilder
     public ResourceBuilder<PostgresServerResource> AddPostgres(string name, int port = 15432)
     {
         var memory = Configuration.GetValue("AppHost:PostgresMemoryMiB", EmbeddedPostgres.DefaultMemoryLimitMiB);
-        var weight = Configuration.GetValue("AppHost:PostgresCpuWeight", PostgresServerResource.LocalStackCpuWeight);
-        return (memory >= 0, weight is >= 1 and <= 10_000) switch
+        if (memory < 0)
         {
-            (false, _) => throw new InvalidOperationException($"AppHost:PostgresMemoryMiB must be 0 (no limit) or more, not {memory}."),
-            (_, false) => throw new InvalidOperationException($"AppHost:PostgresCpuWeight must be a whole number from 1 to 10000 (100: a service's), not {weight}."),
-            _ => Add(new PostgresServerResource(name, Port(name, port), Path.Combine(DataDirectory, name)) { MemoryLimitMiB = memory, CpuWeight = weight }),
-        };
+            throw new InvalidOperationException($"AppHost:PostgresMemoryMiB must be 0 (no limit) or more, not {memory}.");
+        }
+
+        var weight = Configuration.GetValue("AppHost:PostgresCpuWeight", PostgresServerResource.LocalStackCpuWeight);
+        if (weight is < 1 or > 10_000)
+        {
+            throw new InvalidOperationException($"AppHost:PostgresCpuWeight must be a whole number from 1 to 10000 (100: a service's), not {weight}.");
+        }
+
+        return Add(new PostgresServerResource(name, Port(name, port), Path.Combine(DataDirectory, name)) { MemoryLimitMiB = memory, CpuWeight = weight });
     }
 
     public ResourceBuilder<KafkaResource> AddKafka(string name, int port = 19092) =>

@@ -29,14 +29,10 @@ internal sealed class ServerCgroup
     /// <summary>
     /// Creates (or reuses) the CPU group <paramref name="name"/> with <paramref name="weight"/> on cgroup v2's scale (100:
     /// what systemd gives a service, and the kernel an autogroup; v1's cpu.shares get weight x 10.24); null, and why not,
-    /// where it cannot.
+    /// where it cannot. <see cref="EmbeddedPostgres.StartAsync"/> has checked the weight's range.
     /// </summary>
-    public static ServerCgroup? TryCreateCpu(string name, int weight, out string? whyNot)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(weight, 10_000);
-        return TryCreate("cpu", name, v2 => v2 ? ("cpu.weight", Invariant(weight)) : ("cpu.shares", Invariant(weight * 1024L / 100)), out whyNot);
-    }
+    public static ServerCgroup? TryCreateCpu(string name, int weight, out string? whyNot) =>
+        TryCreate("cpu", name, v2 => v2 ? ("cpu.weight", Invariant(weight)) : ("cpu.shares", Invariant(weight * 1024L / 100)), out whyNot);
 
     private static string Invariant(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
