@@ -35,7 +35,7 @@ public unsafe struct RawMessage
 /// before is refused (Linux: it reads /proc/self/maps). Confluent.Kafka keeps an exception from inside its rebalance
 /// callback and rethrows it from Consume: callers polling here take it with <see cref="TakeCallbackException"/>.
 /// </remarks>
-public sealed unsafe class RawConsumer
+public sealed unsafe class RawConsumer : IDisposable
 {
     private static readonly byte[] TraceParentName = "traceparent\0"u8.ToArray();
     private static readonly byte[] TraceStateName = "tracestate\0"u8.ToArray();
@@ -49,6 +49,12 @@ public sealed unsafe class RawConsumer
     private readonly delegate* unmanaged<IntPtr, byte*, byte**, nuint*, int> _headerLast;
     private readonly delegate* unmanaged<IntPtr, nuint, byte**, byte**, nuint*, int> _headerAll;
     private readonly delegate* unmanaged<int, byte*> _errorText;
+    private readonly delegate* unmanaged<IntPtr, IntPtr> _queueGetConsumer;
+    private readonly delegate* unmanaged<IntPtr, int, RawMessage**, nuint, nint> _consumeBatch;
+    private readonly delegate* unmanaged<IntPtr, void> _queueDestroy;
+
+    /// <summary>The consumer group's queue (what rd_kafka_consumer_poll serves), held from the first batch until <see cref="Dispose"/>.</summary>
+    private IntPtr _queue;
 
     private RawConsumer(object consumer, SafeHandle handle, IntPtr library)
     {
@@ -61,6 +67,9 @@ public sealed unsafe class RawConsumer
         _headerLast = (delegate* unmanaged<IntPtr, byte*, byte**, nuint*, int>)NativeLibrary.GetExport(library, "rd_kafka_header_get_last");
         _headerAll = (delegate* unmanaged<IntPtr, nuint, byte**, byte**, nuint*, int>)NativeLibrary.GetExport(library, "rd_kafka_header_get_all");
         _errorText = (delegate* unmanaged<int, byte*>)NativeLibrary.GetExport(library, "rd_kafka_err2str");
+        _queueGetConsumer = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(library, "rd_kafka_queue_get_consumer");
+        _consumeBatch = (delegate* unmanaged<IntPtr, int, RawMessage**, nuint, nint>)NativeLibrary.GetExport(library, "rd_kafka_consume_batch_queue");
+        _queueDestroy = (delegate* unmanaged<IntPtr, void>)NativeLibrary.GetExport(library, "rd_kafka_queue_destroy");
     }
 
     /// <summary>Wraps a built consumer (its librdkafka is loaded by then).</summary>
@@ -107,7 +116,54 @@ public sealed unsafe class RawConsumer
         }
     }
 
+    /// <summary>
+    /// The messages and events already waiting, up to <paramref name="into"/>'s length, without waiting for more
+    /// (rd_kafka_consume_batch_queue on the consumer group's queue, the one <see cref="Poll"/> serves, so rebalance
+    /// callbacks run inside it as they do inside a poll); each one written must go back through <see cref="Destroy"/>.
+    /// One call takes the queue's clock readings and position update once for the batch, where a poll takes them per message.
+    /// Messages of a partition that a rebalance inside the call took away are dropped by librdkafka (its barrier op).
+    /// </summary>
+    public int PollWaiting(Span<IntPtr> into)
+    {
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            if (_queue == IntPtr.Zero)
+            {
+                _queue = _queueGetConsumer(_handle.DangerousGetHandle());
+                if (_queue == IntPtr.Zero)
+                {
+                    throw new InvalidOperationException("The consumer has no group queue (no group.id).");
+                }
+            }
+
+            fixed (IntPtr* messages = into)
+            {
+                var count = _consumeBatch(_queue, 0, (RawMessage**)messages, (nuint)into.Length);
+                return count < 0 ? throw new InvalidOperationException($"rd_kafka_consume_batch_queue failed ({count}).") : (int)count;
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
     public void Destroy(RawMessage* message) => _destroy(message);
+
+    /// <summary>Lets go of the group queue's reference (before the consumer itself is destroyed, as librdkafka requires).</summary>
+    public void Dispose()
+    {
+        if (_queue != IntPtr.Zero)
+        {
+            _queueDestroy(_queue);
+            _queue = IntPtr.Zero;
+        }
+    }
 
     /// <summary>The exception Confluent.Kafka kept from inside its rebalance callback (what Consume would rethrow), cleared; null when none.</summary>
     public Exception? TakeCallbackException()

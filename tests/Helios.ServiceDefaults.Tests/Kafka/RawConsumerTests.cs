@@ -22,8 +22,10 @@ public sealed class RawConsumerTests(InfrastructureFixture infra)
         Assert.Contains(File.ReadLines("/proc/self/maps"), line => line.EndsWith(packaged, StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Poll_ProducedMessages_ReadInPlaceWithPartitionOffsetKeyValueAndTraceHeaders()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Poll_ProducedMessages_ReadInPlaceWithPartitionOffsetKeyValueAndTraceHeaders(bool waitingBatches)
     {
         var factory = Factory();
         var topic = "raw-" + Guid.NewGuid().ToString("N")[..6];
@@ -56,13 +58,30 @@ public sealed class RawConsumerTests(InfrastructureFixture infra)
         // DllImport does must land on a file already mapped, or For throws.
         var raw = RawConsumer.For(consumer);
         var read = new List<ConsumeResult<byte[], byte[]>>();
+        var batches = new List<int>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (read.Count < sent.Count && DateTime.UtcNow < deadline)
         {
-            ReadOne(raw, topic, read);
+            if (waitingBatches)
+            {
+                // What the detector does: what is waiting, in batches smaller than the topic, else one poll that waits.
+                batches.Add(ReadWaiting(raw, topic, read, new IntPtr[7]));
+            }
+            else
+            {
+                ReadOne(raw, topic, read);
+            }
         }
 
+        // The group queue's reference goes before the consumer closes, as in the detector.
+        raw.Dispose();
         consumer.Close();
+        if (waitingBatches)
+        {
+            Assert.Contains(batches, b => b > 1);
+            Assert.All(batches, b => Assert.InRange(b, 0, 7));
+        }
+
         Assert.Equal(sent.Count, read.Count);
         // Each value says which message it is; every one read once, with its key, and its partition's offsets in order.
         foreach (var message in read)
@@ -82,15 +101,36 @@ public sealed class RawConsumerTests(InfrastructureFixture infra)
         }
     }
 
-    /// <summary>Polls one message; checks the in-place view against the copy before the message goes back to librdkafka.</summary>
+    /// <summary>Takes the messages waiting (at most the batch's length), or polls one when none is; returns how many the batch took.</summary>
+    private static unsafe int ReadWaiting(RawConsumer raw, string topic, List<ConsumeResult<byte[], byte[]>> read, IntPtr[] batch)
+    {
+        var count = raw.PollWaiting(batch);
+        if (count == 0)
+        {
+            ReadOne(raw, topic, read);
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            Check(raw, (RawMessage*)batch[i], topic, read);
+        }
+
+        return count;
+    }
+
+    /// <summary>Polls one message.</summary>
     private static unsafe void ReadOne(RawConsumer raw, string topic, List<ConsumeResult<byte[], byte[]>> read)
     {
         var message = raw.Poll(250);
-        if (message is null)
+        if (message is not null)
         {
-            return;
+            Check(raw, message, topic, read);
         }
+    }
 
+    /// <summary>Checks the in-place view against the copy before the message goes back to librdkafka.</summary>
+    private static unsafe void Check(RawConsumer raw, RawMessage* message, string topic, List<ConsumeResult<byte[], byte[]>> read)
+    {
         try
         {
             Assert.Equal(0, message->Error);
