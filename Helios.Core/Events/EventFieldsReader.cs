@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -31,6 +32,9 @@ public sealed partial class EventFieldsReader
 
     private readonly Dictionary<string, InternedName> _names = new(Utf8NameComparer.Instance);
     private readonly Dictionary<string, InternedName>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+
+    /// <summary>The date of the timestamp read last (most of a stream's share one).</summary>
+    private Rfc3339.Day _day;
 
     /// <summary>The service name of the event read last (see <see cref="TryRead(ReadOnlySpan{byte}, out EventFields, out InternedName)"/>).</summary>
     private InternedName? _service;
@@ -66,15 +70,21 @@ public sealed partial class EventFieldsReader
     {
         evt = default;
         text = default;
-        // The parser refuses an event with any text that is not UTF-8, read by this reader or not.
-        if (!Utf8.IsValid(utf8))
+        // A plain event (ASCII, nothing escaped) gets its quotes indexed for the scanner, and is valid UTF-8 as it is. The
+        // parser refuses an event with any text that is not UTF-8, read by this reader or not.
+        Span<ulong> quotes = utf8.Length <= QuoteIndex.MaxBytes ? stackalloc ulong[QuoteIndex.Words(utf8.Length)] : default;
+        if (!QuoteIndex.TryBuild(utf8, quotes))
         {
-            return false;
+            quotes = default;
+            if (!Utf8.IsValid(utf8))
+            {
+                return false;
+            }
         }
 
         // The plain forms first, by the byte scanner (with the text storage keeps, when asked).
         var mark = arena?.Length ?? 0;
-        if (TryScan(utf8, arena, out evt, out text))
+        if (TryScan(utf8, quotes, arena, out evt, out text))
         {
             return true;
         }
@@ -141,7 +151,7 @@ public sealed partial class EventFieldsReader
             switch (field)
             {
                 case Timestamp:
-                    if (token != JsonTokenType.String || reader.ValueIsEscaped || !Rfc3339.TryParseUtcTicks(reader.ValueSpan, out ticks))
+                    if (token != JsonTokenType.String || reader.ValueIsEscaped || !Rfc3339.TryParseUtcTicks(reader.ValueSpan, ref _day, out ticks))
                     {
                         return false;
                     }
@@ -265,16 +275,17 @@ public sealed partial class EventFieldsReader
         return reader.TokenType == JsonTokenType.EndObject;
     }
 
-    private static int Field(ReadOnlySpan<byte> name) => name switch
+    /// <summary>Which field a name is: by its length first, so a name costs one compare.</summary>
+    private static int Field(ReadOnlySpan<byte> name) => name.Length switch
     {
-        _ when name.SequenceEqual("timestamp"u8) => Timestamp,
-        _ when name.SequenceEqual("service"u8) => Service,
-        _ when name.SequenceEqual("level"u8) => Level,
-        _ when name.SequenceEqual("metadata"u8) => Metadata,
-        _ when name.SequenceEqual("message"u8) => Message,
-        _ when name.SequenceEqual("trace_id"u8) => TraceId,
-        _ when name.SequenceEqual("span_id"u8) => SpanId,
-        _ when name.SequenceEqual("time"u8) => Time,
+        9 when name.SequenceEqual("timestamp"u8) => Timestamp,
+        7 when name.SequenceEqual("service"u8) => Service,
+        7 when name.SequenceEqual("message"u8) => Message,
+        7 when name.SequenceEqual("span_id"u8) => SpanId,
+        5 when name.SequenceEqual("level"u8) => Level,
+        8 when name.SequenceEqual("metadata"u8) => Metadata,
+        8 when name.SequenceEqual("trace_id"u8) => TraceId,
+        4 when name.SequenceEqual("time"u8) => Time,
         _ => 0,
     };
 
@@ -411,19 +422,37 @@ public static class Rfc3339
 {
     public static bool TryParseUtcTicks(ReadOnlySpan<byte> s, out long ticks)
     {
+        var day = default(Day);
+        return TryParseUtcTicks(s, ref day, out ticks);
+    }
+
+    /// <summary>
+    /// <see cref="TryParseUtcTicks(ReadOnlySpan{byte}, out long)"/>, reusing the date read last when this one has the
+    /// same (a stream's timestamps share a date for a day): the date's checks and ticks are taken from <paramref name="day"/>.
+    /// </summary>
+    public static bool TryParseUtcTicks(ReadOnlySpan<byte> s, ref Day day, out long ticks)
+    {
         ticks = 0;
         if (s.Length < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
         {
             return false;
         }
 
-        if (!Digits(s[..4], out var year) || !Digits(s.Slice(5, 2), out var month) || !Digits(s.Slice(8, 2), out var day)
-            || !Digits(s.Slice(11, 2), out var hour) || !Digits(s.Slice(14, 2), out var minute) || !Digits(s.Slice(17, 2), out var second))
+        var head = MemoryMarshal.Read<ulong>(s);
+        var tail = MemoryMarshal.Read<ushort>(s[8..]);
+        if (!day.Known || head != day.Head || tail != day.Tail)
         {
-            return false;
+            if (!Digits(s[..4], out var year) || !Digits(s.Slice(5, 2), out var month) || !Digits(s.Slice(8, 2), out var date)
+                || year < 1 || month is < 1 or > 12 || date < 1 || date > DateTime.DaysInMonth(year, month))
+            {
+                return false;
+            }
+
+            day = new Day(head, tail, new DateTime(year, month, date, 0, 0, 0, DateTimeKind.Unspecified).Ticks);
         }
 
-        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        if (!Digits(s.Slice(11, 2), out var hour) || !Digits(s.Slice(14, 2), out var minute) || !Digits(s.Slice(17, 2), out var second)
+            || hour > 23 || minute > 59 || second > 59)
         {
             return false;
         }
@@ -470,7 +499,7 @@ public static class Rfc3339
             return false;
         }
 
-        var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).Ticks + fraction;
+        var local = day.Ticks + (hour * TimeSpan.TicksPerHour) + (minute * TimeSpan.TicksPerMinute) + (second * TimeSpan.TicksPerSecond) + fraction;
         var utc = local - offsetTicks;
         if (utc < DateTime.MinValue.Ticks || utc > DateTime.MaxValue.Ticks)
         {
@@ -479,6 +508,12 @@ public static class Rfc3339
 
         ticks = utc;
         return true;
+    }
+
+    /// <summary>A date read before: its 10 bytes (YYYY-MM-DD) and the ticks of its midnight.</summary>
+    public readonly record struct Day(ulong Head, ushort Tail, long Ticks)
+    {
+        public bool Known { get; } = true;
     }
 
     private static bool Digits(ReadOnlySpan<byte> s, out int value)

@@ -104,6 +104,10 @@ public sealed class EventScannerTests
         int scanned = 0, refused = 0, rows = 0;
         foreach (var payload in EventFieldsReaderTests.Mutations(original, "{}[]\":,.-+0123456789eE \t\n\\u00dD8fnrtlasx_", seed: 12, count: 20_000))
         {
+            // Indexed (a plain event's quotes found at once) or not, the scanner says the same.
+            var indexed = reader.TryScan(payload, out var byIndex, indexed: true);
+            Assert.Equal(indexed, reader.TryScan(payload, out var bySearch, indexed: false));
+            Assert.Equal(bySearch, byIndex);
             if (Utf8.IsValid(payload) && reader.TryScan(payload, out var fast))
             {
                 scanned++;
@@ -127,5 +131,117 @@ public sealed class EventScannerTests
         Assert.InRange(scanned, 1_000, 19_000);
         Assert.True(rows > 200, $"{rows} scanned with their text"); // the rich message has escapes, which the scanner leaves to the token pass when it keeps text
         Assert.True(refused > 1_000);
+    }
+
+    /// <summary>
+    /// Random corruptions of a plain event (no escape anywhere, so its quotes are indexed): the scanner with the index and
+    /// without it accept the same and read the same, and whatever it accepts the parser accepts with the same values.
+    /// </summary>
+    [Fact]
+    public void PlainMutations_TheIndexedScanReadsAsTheSearchingScan()
+    {
+        var reader = new EventFieldsReader();
+        var original = Encoding.UTF8.GetBytes(Typical);
+        int plain = 0, scanned = 0;
+        foreach (var payload in EventFieldsReaderTests.Mutations(original, "{}[]\":,.-+0123456789eE tnrfalsux_", seed: 5, count: 20_000))
+        {
+            plain += QuoteIndex.TryBuild(payload, new ulong[QuoteIndex.Words(payload.Length)]) ? 1 : 0;
+            var indexed = reader.TryScan(payload, out var byIndex, indexed: true);
+            Assert.Equal(indexed, reader.TryScan(payload, out var bySearch, indexed: false));
+            Assert.Equal(bySearch, byIndex);
+            if (indexed)
+            {
+                scanned++;
+                Assert.True(EventParser.TryParse(payload, out var full, out _), Encoding.UTF8.GetString(payload));
+                Assert.Equal(EventFields.From(full!), byIndex);
+            }
+        }
+
+        Assert.True(plain > 19_000, $"{plain} plain");
+        Assert.InRange(scanned, 1_000, 19_000);
+    }
+
+    /// <summary>Every quote of a plain event is found, wherever it falls against the vector blocks and the index's words; anything not plain is no index.</summary>
+    [Fact]
+    public void QuoteIndex_FindsEveryQuoteOfPlainText_AndRefusesAnyOtherByteAnywhere()
+    {
+        var rng = new Random(7);
+        for (var length = 1; length <= 300; length++)
+        {
+            var text = new byte[length];
+            for (var i = 0; i < length; i++)
+            {
+                var c = (byte)rng.Next(' ', '~' + 1);
+                text[i] = rng.Next(4) == 0 ? (byte)'"' : c == '\\' ? (byte)'x' : c;
+            }
+
+            var quotes = new ulong[QuoteIndex.Words(length)];
+            Assert.True(QuoteIndex.TryBuild(text, quotes));
+            var expected = Enumerable.Range(0, length).Where(i => text[i] == '"').ToList();
+            var found = new List<int>();
+            for (var at = QuoteIndex.Next(quotes, 0); at >= 0; at = QuoteIndex.Next(quotes, at + 1))
+            {
+                found.Add(at);
+            }
+
+            Assert.Equal(expected, found);
+            foreach (var unusual in new byte[] { (byte)'\\', 0, (byte)'\t', (byte)'\n', 0x1F, 0x7F, 0x80, 0xC3, 0xFF })
+            {
+                var at = rng.Next(length);
+                var changed = (byte[])text.Clone();
+                changed[at] = unusual;
+                Assert.False(QuoteIndex.TryBuild(changed, new ulong[QuoteIndex.Words(length)]), $"byte {unusual:X2} at {at} of {length}");
+            }
+        }
+    }
+
+    /// <summary>Latencies of up to 15 digits, read without the general parser, are the same doubles the parser gives.</summary>
+    [Fact]
+    public void ShortLatencies_AreTheParsersDoubles()
+    {
+        var rng = new Random(11);
+        var reader = new EventFieldsReader();
+        for (var n = 0; n < 20_000; n++)
+        {
+            var digits = rng.Next(1, 18);
+            var number = new char[digits];
+            for (var i = 0; i < digits; i++)
+            {
+                number[i] = (char)('0' + rng.Next(10));
+            }
+
+            number[0] = digits > 1 && number[0] == '0' ? '1' : number[0];
+            var text = new string(number);
+            if (digits > 1 && rng.Next(3) > 0)
+            {
+                var point = rng.Next(1, digits);
+                text = text[..point] + "." + text[point..];
+            }
+
+            var json = "{\"timestamp\":\"2026-03-02T08:00:01Z\",\"service\":\"a\",\"level\":\"INFO\",\"metadata\":{\"latency_ms\":" + text + "}}";
+            var bytes = Encoding.UTF8.GetBytes(json);
+            Assert.True(reader.TryRead(bytes, out var read), json);
+            Assert.True(EventParser.TryParse(bytes, out var parsed, out _));
+            var expected = double.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(expected > 0 ? expected : double.NaN, read.LatencyMs);
+            Assert.Equal(parsed!.LatencyMs, read.LatencyMs);
+        }
+    }
+
+    /// <summary>A date kept from the timestamp before changes nothing: a run of timestamps (valid, invalid, days apart) reads as each alone.</summary>
+    [Fact]
+    public void Timestamps_ReadWithTheDateBefore_AreReadAsAlone()
+    {
+        string[] dates = ["2026-03-02", "2026-03-03", "2024-02-29", "2026-02-29", "2026-02-30", "2026-13-01", "0001-01-01", "9999-12-31", "2026-3-02x"];
+        string[] times = ["T00:00:00Z", "T23:59:59.9999999Z", "T12:30:00.5+14:00", "T00:00:00-05:30", "T24:00:00Z", "T10:61:00Z", "T10:00:00.12345678Z", "T10:00:00"];
+        var rng = new Random(3);
+        var day = default(Rfc3339.Day);
+        for (var n = 0; n < 5_000; n++)
+        {
+            var text = Encoding.ASCII.GetBytes(dates[rng.Next(dates.Length)] + times[rng.Next(times.Length)]);
+            var alone = Rfc3339.TryParseUtcTicks(text, out var expected);
+            Assert.Equal(alone, Rfc3339.TryParseUtcTicks(text, ref day, out var ticks));
+            Assert.Equal(expected, ticks);
+        }
     }
 }
