@@ -39,6 +39,10 @@ public sealed class EventStorageWorker(
     private readonly TimeSpan _sumEvery = PositiveSeconds(configuration, "Helios:Storage:SumSeconds", 1);
     private bool _assigned; // set by the assignment handler, which runs inside a poll
 
+    /// <summary>Messages taken from librdkafka's queue at once, at most.</summary>
+    private const int PollBatch = 256;
+    private readonly IntPtr[] _polled = new IntPtr[PollBatch];
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
@@ -93,7 +97,7 @@ public sealed class EventStorageWorker(
     /// </summary>
     private async Task ConsumeAndWriteAsync(IConsumer<Ignore, byte[]> consumer, EventWriter[] writers, EventWriter sumsWriter, CancellationToken ct)
     {
-        var raw = RawConsumer.For(consumer);
+        using var raw = RawConsumer.For(consumer); // its queue reference goes before the consumer closes
         var reader = new EventFieldsReader();
         var idle = new Queue<EventWriter>(writers);
         var inFlight = new Queue<(Task Write, EventWriter Writer, EventBatch Batch)>();
@@ -164,57 +168,91 @@ public sealed class EventStorageWorker(
     /// <summary>
     /// Reads messages into <paramref name="batch"/> until it holds <see cref="MaxBatch"/> events, <see cref="MaxWait"/> has
     /// passed, or the queue is empty. Messages are read in place from librdkafka (<see cref="RawConsumer"/>, as detection
-    /// reads them): Confluent's Consume had made a result, a message and a copy of the value per message.
+    /// reads them): Confluent's Consume had made a result, a message and a copy of the value per message. What is waiting
+    /// is taken up to <see cref="PollBatch"/> at a time (<see cref="RawConsumer.PollWaiting"/>); only an empty batch waits, for one.
     /// </summary>
     private unsafe void Fill(RawConsumer raw, EventBatch batch, EventFieldsReader reader)
     {
         var deadline = Stopwatch.StartNew();
         while (batch.Count < MaxBatch && deadline.Elapsed < MaxWait)
         {
-            var message = raw.Poll(batch.Consumed.Count == 0 ? (int)MaxWait.TotalMilliseconds : 0);
+            var count = raw.PollWaiting(_polled.AsSpan(0, Math.Min(_polled.Length, MaxBatch - batch.Count)));
+            if (count == 0 && raw.Poll(batch.Consumed.Count == 0 ? (int)MaxWait.TotalMilliseconds : 0) is var one && one is not null)
+            {
+                _polled[0] = (IntPtr)one;
+                count = 1;
+            }
+
             if (_assigned)
             {
                 // What Consume does with an exception from the rebalance handler (the ledger check): rethrow it here.
                 _assigned = false;
                 if (raw.TakeCallbackException() is { } failure)
                 {
+                    for (var i = 0; i < count; i++)
+                    {
+                        raw.Destroy((RawMessage*)_polled[i]);
+                    }
+
                     ExceptionDispatchInfo.Throw(failure);
                 }
             }
 
-            if (message is null)
+            if (count == 0)
             {
                 break;
             }
 
+            var next = 0;
             try
             {
-                if (message->Error != 0)
+                while (next < count)
                 {
-                    logger.LogWarning("Storage consume failed: {Reason}", raw.ErrorText(message->Error));
-                    continue;
-                }
-
-                var value = message->Value;
-                batch.MarkConsumed(message->Partition, message->Offset, value, message->Payload is null);
-                if (reader.TryReadRow(value, batch.Text, out var fields, out var text))
-                {
-                    batch.Add(fields, text, message->Partition, message->Offset);
-                }
-                else if (EventParser.TryParse(value, out var evt, out _))
-                {
-                    // Not the plain form the fast reader is sure of: the parser decides.
-                    batch.Add(evt!, message->Partition, message->Offset);
-                }
-                else
-                {
-                    metrics.Skipped.Add(1);
+                    var message = (RawMessage*)_polled[next++];
+                    try
+                    {
+                        Read(raw, message, batch, reader);
+                    }
+                    finally
+                    {
+                        raw.Destroy(message);
+                    }
                 }
             }
             finally
             {
-                raw.Destroy(message);
+                // Only when reading failed: what it did not get to goes back to librdkafka.
+                for (; next < count; next++)
+                {
+                    raw.Destroy((RawMessage*)_polled[next]);
+                }
             }
+        }
+    }
+
+    /// <summary>One message into the batch: its event, or a count of the skipped; its offset marked consumed either way.</summary>
+    private unsafe void Read(RawConsumer raw, RawMessage* message, EventBatch batch, EventFieldsReader reader)
+    {
+        if (message->Error != 0)
+        {
+            logger.LogWarning("Storage consume failed: {Reason}", raw.ErrorText(message->Error));
+            return;
+        }
+
+        var value = message->Value;
+        batch.MarkConsumed(message->Partition, message->Offset, value, message->Payload is null);
+        if (reader.TryReadRow(value, batch.Text, out var fields, out var text))
+        {
+            batch.Add(fields, text, message->Partition, message->Offset);
+        }
+        else if (EventParser.TryParse(value, out var evt, out _))
+        {
+            // Not the plain form the fast reader is sure of: the parser decides.
+            batch.Add(evt!, message->Partition, message->Offset);
+        }
+        else
+        {
+            metrics.Skipped.Add(1);
         }
     }
 
