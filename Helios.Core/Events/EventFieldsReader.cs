@@ -510,10 +510,18 @@ public static class Rfc3339
         return true;
     }
 
-    /// <summary>A date read before: its 10 bytes (YYYY-MM-DD) and the ticks of its midnight.</summary>
-    public readonly record struct Day(ulong Head, ushort Tail, long Ticks)
+    /// <summary>A date read and checked before: its 10 bytes (YYYY-MM-DD) and the ticks of its midnight; only the parser makes one.</summary>
+    public readonly struct Day
     {
-        public bool Known { get; } = true;
+        internal Day(ulong head, ushort tail, long ticks) => (Head, Tail, Ticks, Known) = (head, tail, ticks, true);
+
+        internal ulong Head { get; }
+
+        internal ushort Tail { get; }
+
+        internal long Ticks { get; }
+
+        internal bool Known { get; }
     }
 
     private static bool Digits(ReadOnlySpan<byte> s, out int value)

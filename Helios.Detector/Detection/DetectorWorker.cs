@@ -167,14 +167,14 @@ public sealed class DetectorWorker(
                         lost.ForEach(p => Release(p.Partition.Value));
                     })));
         consumer.Subscribe(_topics.EventsTopic);
-        using var raw = RawConsumer.For(consumer); // declared after the consumer: its queue reference goes first
+        using var raw = RawConsumer.For(consumer); // declared after the consumer: on a failure too, its queue reference goes first
         var batch = new IntPtr[PollBatch];
         _consuming = true;
         logger.LogInformation("Detector loop {Loop} consuming {Topic} as group {Group}, windows of {Window}", loop, _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
 
         var refreshEvery = TimeSpan.FromSeconds(_options.ModelRefreshSeconds);
         // The wall clock serves the windows and both timers. It is read when the coarse monotonic tick moves (every 1 to
-        // 4 ms) or the topic is idle, once per batch of messages: a reading costs about 45 ns here, the tick about 11.
+        // 4 ms) or the topic is idle, not per message: a reading costs about 45 ns here, the tick about 11.
         var now = DateTime.UtcNow.Ticks;
         var lastTick = Environment.TickCount64;
         var lastRefresh = now;
@@ -182,15 +182,21 @@ public sealed class DetectorWorker(
         var uncommitted = false;
         while (!ct.IsCancellationRequested)
         {
-            var count = Poll(raw, batch, ref now, ref lastTick);
+            var count = Poll(raw, batch);
             if (_rebalanced)
             {
                 // What Confluent's Consume does with an exception from a rebalance handler (ours, or its own assign
-                // around them): rethrow it from the loop. Records the handlers waited for released offsets to commit.
+                // around them): rethrow it from the loop, the messages taken given back first. Records the handlers
+                // waited for released offsets to commit.
                 _rebalanced = false;
                 uncommitted = true;
                 if ((_handlerFailure ?? raw.TakeCallbackException()) is { } failure)
                 {
+                    for (var i = 0; i < count; i++)
+                    {
+                        DestroyPolled(raw, batch[i]);
+                    }
+
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
                 }
             }
@@ -202,11 +208,17 @@ public sealed class DetectorWorker(
             {
                 do
                 {
+                    var tick = Environment.TickCount64;
+                    if (tick != lastTick || count == 0)
+                    {
+                        now = DateTime.UtcNow.Ticks;
+                        lastTick = tick;
+                        FlushProcessedCount();
+                    }
+
                     if (next < count)
                     {
-                        var message = batch[next];
-                        batch[next++] = IntPtr.Zero;
-                        if (HandlePolled(raw, message, now, out var slow))
+                        if (HandlePolled(raw, batch[next++], now, out var slow))
                         {
                             uncommitted = true;
                             if (slow is not null)
@@ -248,11 +260,11 @@ public sealed class DetectorWorker(
                         lastCommit = now;
                     }
                 }
-                while (next < count);
+                while (next < count && !ct.IsCancellationRequested);
             }
             finally
             {
-                // Only when the loop is failing: what it did not get to goes back to librdkafka.
+                // Only when the loop is failing or stopping: what it did not get to goes back to librdkafka (uncommitted).
                 for (; next < count; next++)
                 {
                     DestroyPolled(raw, batch[next]);
@@ -263,6 +275,7 @@ public sealed class DetectorWorker(
         await FinishRecordingAsync();
         FlushProcessedCount();
         CommitSafeOffsets(consumer, consumer.Assignment);
+        raw.Dispose(); // librdkafka: the group queue's reference goes before the consumer closes
         consumer.Close();
     }
 
@@ -406,17 +419,10 @@ public sealed class DetectorWorker(
     }
 
     /// <summary>
-    /// Polls one message and handles it in librdkafka's own buffer when it is the usual case: the fast reader takes it,
-    /// its service's history is loaded, and it is neither late nor a replay. Anything else is copied into
-    /// <paramref name="slow"/> for <see cref="HandleAsync"/>, which may wait on the store or the dead-letter topic.
-    /// The wall clock is read when the coarse tick moved or nothing came (see the loop).
-    /// </summary>
-    /// <returns>Whether a message was polled (its offset then awaits a commit).</returns>
-    /// <summary>
     /// The messages already waiting, up to a batch (<see cref="RawConsumer.PollWaiting"/>), or when none is, the first
-    /// to arrive within 100 ms; then the clock, when its tick moved or nothing came. Returns how many are in <paramref name="batch"/>.
+    /// to arrive within 100 ms. Returns how many are in <paramref name="batch"/>.
     /// </summary>
-    private unsafe int Poll(RawConsumer raw, IntPtr[] batch, ref long now, ref long lastTick)
+    private unsafe int Poll(RawConsumer raw, IntPtr[] batch)
     {
         var count = raw.PollWaiting(batch);
         if (_rebalanced)
@@ -432,20 +438,14 @@ public sealed class DetectorWorker(
             count = 1;
         }
 
-        var tick = Environment.TickCount64;
-        if (tick != lastTick || count == 0)
-        {
-            now = DateTime.UtcNow.Ticks;
-            lastTick = tick;
-            FlushProcessedCount();
-        }
-
         return count;
     }
 
     /// <summary>
-    /// One polled message, handled in place when it can be (else <paramref name="slow"/> is its copy, for <see cref="HandleAsync"/>),
-    /// and given back to librdkafka. False for a consumer error, which is logged.
+    /// One polled message, handled in librdkafka's own buffer when it is the usual case: the fast reader takes it, its
+    /// service's history is loaded, and it is neither late nor a replay. Anything else is copied into
+    /// <paramref name="slow"/> for <see cref="HandleAsync"/>, which may wait on the store or the dead-letter topic. Then
+    /// it goes back to librdkafka. False for a consumer error, which is logged (no offset then awaits a commit).
     /// </summary>
     private unsafe bool HandlePolled(RawConsumer raw, IntPtr polled, long now, out ConsumeResult<byte[], byte[]>? slow)
     {

@@ -177,7 +177,7 @@ public sealed class EventStorageWorker(
         while (batch.Count < MaxBatch && deadline.Elapsed < MaxWait)
         {
             var count = raw.PollWaiting(_polled.AsSpan(0, Math.Min(_polled.Length, MaxBatch - batch.Count)));
-            if (count == 0 && raw.Poll(batch.Consumed.Count == 0 ? (int)MaxWait.TotalMilliseconds : 0) is var one && one is not null)
+            if (count == 0 && batch.Consumed.Count == 0 && raw.Poll((int)MaxWait.TotalMilliseconds) is var one && one is not null)
             {
                 _polled[0] = (IntPtr)one;
                 count = 1;

@@ -25,9 +25,9 @@ public unsafe struct RawMessage
 /// <summary>
 /// Polls a Confluent.Kafka consumer's own librdkafka handle and hands out librdkafka's message in place: no
 /// ConsumeResult, Message, Headers or copied key and value per message (about 550 bytes of garbage and a copy of
-/// the payload that the detector's hot path only reads once). It is the same call Confluent's Consume makes
-/// (rd_kafka_consumer_poll), so rebalance callbacks, offsets and position behave exactly as with Consume; the
-/// consumer stays in charge of everything else (subscribe, commit, assignment, close).
+/// the payload that the detector's hot path only reads once). <see cref="Poll"/> is the same call Confluent's Consume makes
+/// (rd_kafka_consumer_poll), so rebalance callbacks, offsets and position behave exactly as with Consume
+/// (<see cref="PollWaiting"/>: see there); the consumer stays in charge of everything else (subscribe, commit, assignment, close).
 /// </summary>
 /// <remarks>
 /// The functions are resolved exactly as Confluent.Kafka's own [DllImport("librdkafka")] is (see <see cref="Librdkafka"/>),
@@ -120,8 +120,9 @@ public sealed unsafe class RawConsumer : IDisposable
     /// The messages and events already waiting, up to <paramref name="into"/>'s length, without waiting for more
     /// (rd_kafka_consume_batch_queue on the consumer group's queue, the one <see cref="Poll"/> serves, so rebalance
     /// callbacks run inside it as they do inside a poll); each one written must go back through <see cref="Destroy"/>.
-    /// One call takes the queue's clock readings and position update once for the batch, where a poll takes them per message.
-    /// Messages of a partition that a rebalance inside the call took away are dropped by librdkafka (its barrier op).
+    /// One call takes the queue's clock readings and call overhead once for the batch, where a poll takes them per message.
+    /// Unlike a poll, the call goes on after a rebalance callback: messages taken before it are handed out after it has
+    /// run (librdkafka drops those of a partition taken away, by its barrier op; callers may check ownership too).
     /// </summary>
     public int PollWaiting(Span<IntPtr> into)
     {
@@ -155,7 +156,7 @@ public sealed unsafe class RawConsumer : IDisposable
 
     public void Destroy(RawMessage* message) => _destroy(message);
 
-    /// <summary>Lets go of the group queue's reference (before the consumer itself is destroyed, as librdkafka requires).</summary>
+    /// <summary>Lets go of the group queue's reference; librdkafka requires it before the consumer is closed. Safe to call again.</summary>
     public void Dispose()
     {
         if (_queue != IntPtr.Zero)
