@@ -49,9 +49,6 @@ public sealed class DetectorWorker(
     private const int PrefetchKbytes = 8 * 1024;
     private const int MaxLinksPerWindow = 32;
 
-    /// <summary>Messages taken from librdkafka's queue at once, at most (about a millisecond of events at full rate).</summary>
-    private const int PollBatch = 256;
-
     /// <summary>Batches of at least this many windows get their feature rows on every core, in chunks of <see cref="ParallelChunk"/>.</summary>
     private const int ParallelFrom = 1_000;
     private const int ParallelChunk = 512;
@@ -168,7 +165,7 @@ public sealed class DetectorWorker(
                     })));
         consumer.Subscribe(_topics.EventsTopic);
         using var raw = RawConsumer.For(consumer); // declared after the consumer: on a failure too, its queue reference goes first
-        var batch = new IntPtr[PollBatch];
+        var batch = new IntPtr[RawConsumer.Batch];
         _consuming = true;
         logger.LogInformation("Detector loop {Loop} consuming {Topic} as group {Group}, windows of {Window}", loop, _topics.EventsTopic, _topics.DetectorGroup, _options.WindowSize);
 
@@ -192,11 +189,7 @@ public sealed class DetectorWorker(
                 uncommitted = true;
                 if ((_handlerFailure ?? raw.TakeCallbackException()) is { } failure)
                 {
-                    for (var i = 0; i < count; i++)
-                    {
-                        DestroyPolled(raw, batch[i]);
-                    }
-
+                    raw.Destroy(batch.AsSpan(0, count));
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
                 }
             }
@@ -265,10 +258,7 @@ public sealed class DetectorWorker(
             finally
             {
                 // Only when the loop is failing or stopping: what it did not get to goes back to librdkafka (uncommitted).
-                for (; next < count; next++)
-                {
-                    DestroyPolled(raw, batch[next]);
-                }
+                raw.Destroy(batch.AsSpan(next, count - next));
             }
         }
 
@@ -419,26 +409,15 @@ public sealed class DetectorWorker(
     }
 
     /// <summary>
-    /// The messages already waiting, up to a batch (<see cref="RawConsumer.PollWaiting"/>), or when none is, the first
-    /// to arrive within 100 ms. Returns how many are in <paramref name="batch"/>.
+    /// The messages already waiting, up to a batch, or when none is, the first to arrive within 100 ms
+    /// (<see cref="RawConsumer.PollWaitingOrNext"/>). Returns how many are in <paramref name="batch"/>.
     /// </summary>
-    private unsafe int Poll(RawConsumer raw, IntPtr[] batch)
+    private int Poll(RawConsumer raw, IntPtr[] batch)
     {
-        var count = raw.PollWaiting(batch);
-        if (_rebalanced)
-        {
-            // A rebalance ran inside the call, after some of these were taken: librdkafka drops those of a partition taken
-            // away (a barrier op), and this makes sure of it. Their offsets were not committed: the next owner reads them.
-            count = KeepOwned(raw, batch, count);
-        }
-
-        if (count == 0 && raw.Poll(100) is var message && message is not null)
-        {
-            batch[0] = (IntPtr)message;
-            count = 1;
-        }
-
-        return count;
+        var count = raw.PollWaitingOrNext(batch, 100);
+        // A rebalance ran inside the call, perhaps after some of these were taken: librdkafka drops those of a partition
+        // taken away (a barrier op), and this makes sure of it. Their offsets were not committed: the next owner reads them.
+        return _rebalanced ? KeepOwned(raw, batch, count) : count;
     }
 
     /// <summary>
@@ -471,8 +450,6 @@ public sealed class DetectorWorker(
             raw.Destroy(message);
         }
     }
-
-    private static unsafe void DestroyPolled(RawConsumer raw, IntPtr message) => raw.Destroy((RawMessage*)message);
 
     /// <summary>Drops the messages of partitions this loop no longer owns (an error event has none and stays); returns how many are left, in order.</summary>
     private unsafe int KeepOwned(RawConsumer raw, IntPtr[] batch, int count)

@@ -38,10 +38,7 @@ public sealed class EventStorageWorker(
     private readonly KafkaTopicsOptions _topics = topicOptions.Value;
     private readonly TimeSpan _sumEvery = PositiveSeconds(configuration, "Helios:Storage:SumSeconds", 1);
     private bool _assigned; // set by the assignment handler, which runs inside a poll
-
-    /// <summary>Messages taken from librdkafka's queue at once, at most.</summary>
-    private const int PollBatch = 256;
-    private readonly IntPtr[] _polled = new IntPtr[PollBatch];
+    private readonly IntPtr[] _polled = new IntPtr[RawConsumer.Batch];
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -169,19 +166,15 @@ public sealed class EventStorageWorker(
     /// Reads messages into <paramref name="batch"/> until it holds <see cref="MaxBatch"/> events, <see cref="MaxWait"/> has
     /// passed, or the queue is empty. Messages are read in place from librdkafka (<see cref="RawConsumer"/>, as detection
     /// reads them): Confluent's Consume had made a result, a message and a copy of the value per message. What is waiting
-    /// is taken up to <see cref="PollBatch"/> at a time (<see cref="RawConsumer.PollWaiting"/>); only an empty batch waits, for one.
+    /// is taken up to <see cref="RawConsumer.Batch"/> at a time (<see cref="RawConsumer.PollWaitingOrNext"/>); only an empty batch waits, for one.
     /// </summary>
     private unsafe void Fill(RawConsumer raw, EventBatch batch, EventFieldsReader reader)
     {
         var deadline = Stopwatch.StartNew();
         while (batch.Count < MaxBatch && deadline.Elapsed < MaxWait)
         {
-            var count = raw.PollWaiting(_polled.AsSpan(0, Math.Min(_polled.Length, MaxBatch - batch.Count)));
-            if (count == 0 && batch.Consumed.Count == 0 && raw.Poll((int)MaxWait.TotalMilliseconds) is var one && one is not null)
-            {
-                _polled[0] = (IntPtr)one;
-                count = 1;
-            }
+            var count = raw.PollWaitingOrNext(_polled.AsSpan(0, Math.Min(_polled.Length, MaxBatch - batch.Count)),
+                batch.Consumed.Count == 0 ? (int)MaxWait.TotalMilliseconds : 0);
 
             if (_assigned)
             {
@@ -189,11 +182,7 @@ public sealed class EventStorageWorker(
                 _assigned = false;
                 if (raw.TakeCallbackException() is { } failure)
                 {
-                    for (var i = 0; i < count; i++)
-                    {
-                        raw.Destroy((RawMessage*)_polled[i]);
-                    }
-
+                    raw.Destroy(_polled.AsSpan(0, count));
                     ExceptionDispatchInfo.Throw(failure);
                 }
             }
@@ -222,10 +211,7 @@ public sealed class EventStorageWorker(
             finally
             {
                 // Only when reading failed: what it did not get to goes back to librdkafka.
-                for (; next < count; next++)
-                {
-                    raw.Destroy((RawMessage*)_polled[next]);
-                }
+                raw.Destroy(_polled.AsSpan(next, count - next));
             }
         }
     }

@@ -37,6 +37,9 @@ public unsafe struct RawMessage
 /// </remarks>
 public sealed unsafe class RawConsumer : IDisposable
 {
+    /// <summary>Messages taken from librdkafka's queue at once by the services' loops, at most (about a millisecond of events at full rate).</summary>
+    public const int Batch = 256;
+
     private static readonly byte[] TraceParentName = "traceparent\0"u8.ToArray();
     private static readonly byte[] TraceStateName = "tracestate\0"u8.ToArray();
 
@@ -154,7 +157,32 @@ public sealed unsafe class RawConsumer : IDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="PollWaiting"/>, or when nothing is waiting and <paramref name="timeoutMs"/> is above 0, the first message
+    /// to arrive within it (a poll for one, which returns as soon as it comes). Returns how many <paramref name="into"/> holds.
+    /// </summary>
+    public int PollWaitingOrNext(Span<IntPtr> into, int timeoutMs)
+    {
+        var count = PollWaiting(into);
+        if (count == 0 && timeoutMs > 0 && Poll(timeoutMs) is var next && next is not null)
+        {
+            into[0] = (IntPtr)next;
+            count = 1;
+        }
+
+        return count;
+    }
+
     public void Destroy(RawMessage* message) => _destroy(message);
+
+    /// <summary>Gives back each of a batch's messages (those a caller did not get to).</summary>
+    public void Destroy(ReadOnlySpan<IntPtr> messages)
+    {
+        foreach (var message in messages)
+        {
+            _destroy((RawMessage*)message);
+        }
+    }
 
     /// <summary>Lets go of the group queue's reference; librdkafka requires it before the consumer is closed. Safe to call again.</summary>
     public void Dispose()

@@ -101,14 +101,10 @@ public sealed class RawConsumerTests(InfrastructureFixture infra)
         }
     }
 
-    /// <summary>Takes the messages waiting (at most the batch's length), or polls one when none is; returns how many the batch took.</summary>
+    /// <summary>Takes the messages waiting (at most the batch's length), or the next one when none is; returns how many the batch took.</summary>
     private static unsafe int ReadWaiting(RawConsumer raw, string topic, List<ConsumeResult<byte[], byte[]>> read, IntPtr[] batch)
     {
-        var count = raw.PollWaiting(batch);
-        if (count == 0)
-        {
-            ReadOne(raw, topic, read);
-        }
+        var count = raw.PollWaitingOrNext(batch, 250);
 
         var next = 0;
         try
@@ -121,10 +117,7 @@ public sealed class RawConsumerTests(InfrastructureFixture infra)
         finally
         {
             // A failed check leaves the rest: they go back to librdkafka all the same, so the consumer can close.
-            for (; next < count; next++)
-            {
-                raw.Destroy((RawMessage*)batch[next]);
-            }
+            raw.Destroy(batch.AsSpan(next, count - next));
         }
 
         return count;
