@@ -80,7 +80,7 @@ internal sealed partial class PipelineBenchmark(string[] args) : IBenchmark
             """));
 
         // Rates on this VM move with its host from day to day and run to run: a fixed piece of the detector's own work,
-        // timed before any phase, says how fast the machine is now (README keeps the figures of earlier days).
+        // timed before any phase, says how fast the machine is now (bench/PIPELINE-HISTORY.md keeps the figures of earlier days).
         var calibration = HotPathBenchmark.FastReadNanoseconds(CalibrationEvents);
         report.Line(string.Create(CultureInfo.InvariantCulture,
             $"Machine now: the fast event read (`hotpath`'s parse fast, one thread, {CalibrationEvents:N0} events, best of 3) takes {calibration:0} ns an event."));
